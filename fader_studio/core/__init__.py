@@ -1,0 +1,1 @@
+"""Qt-free core: the network, model files, inference and (later) faces and images."""

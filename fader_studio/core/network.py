@@ -1,0 +1,237 @@
+"""The Fader Networks modules (Lample et al., 2017, section 4).
+
+- :class:`Encoder`: ``n_layers`` blocks of Conv 4×4 stride 2, normalisation
+  (none on the first block, as in pix2pix and the official code) and
+  LeakyReLU(0.2). Channels double from ``first_channels`` up to
+  ``max_channels``; a 256 image with 7 layers gives a 512×2×2 latent.
+- :class:`Decoder`: the mirror image with ConvTranspose 4×4 stride 2,
+  normalisation and ReLU, ending in Tanh. The attribute code (1 - α, α) for
+  each attribute is concatenated as constant feature maps to the input of
+  *every* decoder block.
+- :class:`LatentDiscriminator`: C512 on the latent, then FC 512 and FC n, with
+  dropout; predicts the attributes (one logit each) from the latent.
+- :class:`Classifier`: the encoder's layer plan, then FC hidden and FC n; it
+  estimates a face's attributes (one logit each) from the image itself.
+
+Images are ``(N, 3, S, S)`` float tensors in [-1, 1]; attribute values are
+``(N, n)`` float tensors of α.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+SUPPORTED_SIZES = (64, 128, 256)
+NORMALIZATIONS = ("batch", "instance")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of a Fader model; stored as the ``config`` of a ``.fader`` file.
+
+    ``n_layers`` defaults to the paper's choice, a 2×2 latent
+    (``log2(image_size) - 1``: 7 layers for 256, 6 for 128, 5 for 64).
+    ``hidden`` and ``dropout`` shape the latent discriminator and the classifier.
+    """
+
+    image_size: int = 256
+    n_layers: int = 0
+    first_channels: int = 16
+    max_channels: int = 512
+    normalization: str = "batch"
+    hidden: int = 512
+    dropout: float = 0.3
+    channels: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "n_layers", "first_channels", "max_channels", "hidden"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        if self.image_size not in SUPPORTED_SIZES:
+            raise ValueError(f"image_size must be one of {SUPPORTED_SIZES}, got {self.image_size}")
+        max_layers = int(math.log2(self.image_size)) - 1
+        if self.n_layers == 0:
+            object.__setattr__(self, "n_layers", max_layers)
+        if not 3 <= self.n_layers <= max_layers:
+            raise ValueError(
+                f"n_layers must be between 3 and {max_layers} for {self.image_size}px images "
+                f"(the latent must stay at least 2×2), got {self.n_layers}"
+            )
+        if not 1 <= self.first_channels <= self.max_channels <= 4096:
+            raise ValueError(
+                "channels must satisfy 1 <= first_channels <= max_channels <= 4096, got "
+                f"{self.first_channels} and {self.max_channels}"
+            )
+        if not 1 <= self.hidden <= 8192:
+            raise ValueError(f"hidden must be between 1 and 8192, got {self.hidden}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
+            )
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise ValueError(f"dropout must be a number, got {self.dropout!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        channels = tuple(
+            min(self.first_channels * 2**i, self.max_channels) for i in range(self.n_layers)
+        )
+        object.__setattr__(self, "channels", channels)
+
+    @property
+    def latent_size(self) -> int:
+        """Height (= width) of the latent feature maps."""
+        return self.image_size >> self.n_layers
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """``(channels, height, width)`` of one face's latent."""
+        return (self.channels[-1], self.latent_size, self.latent_size)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-ready dict stored in model files (``channels`` is derived, so left out)."""
+        data = asdict(self)
+        del data["channels"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> NetworkConfig:
+        """Parse a stored config; ``ValueError`` on unknown keys or bad values."""
+        if not isinstance(data, dict):
+            raise ValueError(f"config must be an object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls) if f.init}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"config has unknown keys {sorted(unknown)}")
+        return cls(**data)
+
+
+def _norm(config: NetworkConfig, channels: int) -> nn.Module:
+    if config.normalization == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.BatchNorm2d(channels)
+
+
+def _down_blocks(config: NetworkConfig) -> nn.Sequential:
+    """The encoder's convolution blocks; the classifier reuses the same plan."""
+    blocks = []
+    in_channels = 3
+    for i, out_channels in enumerate(config.channels):
+        block: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, 2, 1)]
+        if i > 0:
+            block.append(_norm(config, out_channels))
+        block.append(nn.LeakyReLU(0.2, inplace=True))
+        blocks.append(nn.Sequential(*block))
+        in_channels = out_channels
+    return nn.Sequential(*blocks)
+
+
+class Encoder(nn.Module):
+    """Image ``(N, 3, S, S)`` in [-1, 1] → latent ``(N, C, L, L)``."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.layers = _down_blocks(config)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+def attribute_code(values: torch.Tensor) -> torch.Tensor:
+    """Code attribute values α ``(N, n)`` as ``(N, 2n)``: (1 - α, α) for each attribute."""
+    return torch.stack((1.0 - values, values), dim=2).flatten(1)
+
+
+class Decoder(nn.Module):
+    """Latent ``(N, C, L, L)`` and attribute values ``(N, n)`` → image ``(N, 3, S, S)``."""
+
+    def __init__(self, config: NetworkConfig, n_attributes: int) -> None:
+        super().__init__()
+        if n_attributes < 1:
+            raise ValueError("a decoder needs at least one attribute")
+        self.config = config
+        self.n_attributes = n_attributes
+        code = 2 * n_attributes
+        outs = [*reversed(config.channels[:-1]), 3]
+        ins = [config.channels[-1], *outs[:-1]]
+        blocks = []
+        for i, (in_channels, out_channels) in enumerate(zip(ins, outs)):
+            block: list[nn.Module] = [nn.ConvTranspose2d(in_channels + code, out_channels, 4, 2, 1)]
+            if i < len(outs) - 1:
+                block += [_norm(config, out_channels), nn.ReLU(inplace=True)]
+            else:
+                block.append(nn.Tanh())
+            blocks.append(nn.Sequential(*block))
+        self.layers = nn.Sequential(*blocks)
+
+    def forward(self, latent: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        if values.shape != (latent.shape[0], self.n_attributes):
+            raise ValueError(
+                f"expected attribute values of shape ({latent.shape[0]}, {self.n_attributes}), "
+                f"got {tuple(values.shape)}"
+            )
+        code = attribute_code(values.to(latent.dtype))[:, :, None, None]
+        x = latent
+        for block in self.layers:
+            maps = code.expand(-1, -1, x.shape[2], x.shape[3])
+            x = block(torch.cat((x, maps), dim=1))
+        return x
+
+
+class LatentDiscriminator(nn.Module):
+    """Latent ``(N, C, L, L)`` → one logit per attribute: is it present?
+
+    C512 convolutions (stride 2) down to 1×1, then FC ``hidden`` and FC n,
+    with dropout on its input and hidden layer (0.3 in the paper).
+    """
+
+    def __init__(self, config: NetworkConfig, n_attributes: int) -> None:
+        super().__init__()
+        channels = config.channels[-1]
+        convs: list[nn.Module] = [nn.Dropout(config.dropout)]
+        for _ in range(int(math.log2(config.latent_size))):
+            convs += [
+                nn.Conv2d(channels, 512, 4, 2, 1),
+                _norm(config, 512),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            channels = 512
+        self.conv = nn.Sequential(*convs)
+        self.proj = nn.Sequential(
+            nn.Linear(channels, config.hidden),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, n_attributes),
+        )
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.conv(latent).flatten(1))
+
+
+class Classifier(nn.Module):
+    """Image ``(N, 3, S, S)`` in [-1, 1] → one logit per attribute.
+
+    Trained separately on labelled crops; it measures swap accuracy during
+    evaluation and sets each fader's starting value for a new photo.
+    """
+
+    def __init__(self, config: NetworkConfig, n_attributes: int) -> None:
+        super().__init__()
+        self.config = config
+        self.layers = _down_blocks(config)
+        latent = config.channels[-1] * config.latent_size**2
+        self.proj = nn.Sequential(
+            nn.Linear(latent, config.hidden),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, n_attributes),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.layers(images).flatten(1))

@@ -1,0 +1,1 @@
+"""The Fader Networks trainer behind ``fader-train`` (never imports Qt)."""
