@@ -1,0 +1,47 @@
+"""Atomic file writes: a crash, a kill or a full disk never leaves a partial file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_write_bytes(path: Path, data: bytes, error: Callable[[str], Exception]) -> None:
+    """Write ``data`` to ``path`` through a fsync'd temporary file and a rename.
+
+    The temporary file sits beside ``path`` (same file system, so the rename
+    is atomic). If writing fails, it is removed, any existing ``path`` is left
+    untouched, and ``error(reason)`` is raised with a one-line reason.
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise error(f"cannot write: {e.strerror or e}") from e
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved file is an ordinary document
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise error(f"cannot write: {e.strerror or e}") from e
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable where the platform allows it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,94 @@
+"""Shared fixtures: tiny real Fader models, trained for a few steps so their
+weights and normalisation statistics are not the defaults."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+import torch
+
+from fader_studio.core.modelfile import FaderModel, save_model
+from fader_studio.core.network import NetworkConfig
+
+ATTRIBUTES = ("Eyeglasses", "Smiling", "Male")
+
+
+def tiny_config(image_size: int = 64) -> NetworkConfig:
+    """A small but complete architecture: the paper's layer plan with few channels."""
+    return NetworkConfig(image_size=image_size, first_channels=8, max_channels=64, hidden=32)
+
+
+def smooth_faces(count: int, size: int, seed: int = 0) -> np.ndarray:
+    """``(count, size, size, 3)`` uint8 images: blurred random blobs, face-crop-like statistics."""
+    rng = np.random.default_rng(seed)
+    coarse = torch.from_numpy(rng.uniform(0, 255, (count, 3, 6, 6)).astype(np.float32))
+    images = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)
+    return images.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def train_a_little(model: FaderModel, steps: int = 3, seed: int = 0) -> FaderModel:
+    """A few real Adam steps of reconstruction (and classification) on smooth images."""
+    torch.manual_seed(seed)
+    size = model.image_size
+    images = torch.from_numpy(smooth_faces(8, size, seed)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    labels = torch.randint(0, 2, (8, len(model.attributes))).float()
+    modules = list(model.modules().values())
+    optimizer = torch.optim.Adam([p for m in modules for p in m.parameters()], lr=1e-3)
+    for m in modules:
+        m.train()
+    for _ in range(steps):
+        loss = torch.zeros(())
+        if model.encoder is not None:
+            loss = loss + torch.mean((model.decoder(model.encoder(images), labels) - images) ** 2)
+        if model.classifier is not None:
+            loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(model.classifier(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def make_model(image_size: int = 64, *, classifier: bool = True, autoencoder: bool = True) -> FaderModel:
+    """A tiny trained model with :data:`ATTRIBUTES`."""
+    config = tiny_config(image_size)
+    model = FaderModel.create(
+        config,
+        ATTRIBUTES,
+        autoencoder=autoencoder,
+        classifier_config=config if classifier else None,
+        training={"steps": 3, "data": "smooth test images"},
+    )
+    return train_a_little(model)
+
+
+@pytest.fixture
+def model() -> FaderModel:
+    """A tiny trained model with an encoder, a decoder and a classifier."""
+    return make_model()
+
+
+@pytest.fixture
+def model_file(tmp_path: Path, model: FaderModel) -> Path:
+    """``model`` saved as a ``.fader`` file."""
+    return save_model(model, tmp_path / "tiny.fader")
+
+
+@pytest.fixture
+def faces() -> np.ndarray:
+    """Four 64×64 RGB uint8 test crops."""
+    return smooth_faces(4, 64, seed=1)
+
+
+def console_script(name: str) -> str:
+    """Path of an installed console script of this environment."""
+    folder = Path(sys.executable).parent
+    for candidate in (folder / name, folder / f"{name}.exe"):
+        if candidate.exists():
+            return str(candidate)
+    raise FileNotFoundError(f"console script {name} is not installed beside {sys.executable}")
