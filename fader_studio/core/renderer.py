@@ -1,0 +1,135 @@
+"""A latest-wins background renderer (Qt-free).
+
+While a fader moves, the UI asks for far more renders than a CPU can make.
+:class:`LatestWinsRenderer` keeps one worker thread and one pending slot: a
+new request replaces any request not yet started, so the worker always moves
+on to the newest values and never builds a backlog. ``submit`` only takes a
+lock for a few instructions: the caller's thread never waits for a render.
+
+Each request gets an increasing id. A result is delivered (to ``on_result``,
+on the worker thread) only if no newer request was submitted while it was
+rendering; the UI still compares ``result.request_id`` with
+:attr:`LatestWinsRenderer.latest_id` when the result reaches its own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+Request = TypeVar("Request")
+
+
+@dataclass(frozen=True)
+class RenderResult(Generic[Request]):
+    """The outcome of one request: ``value`` if rendering worked, else ``error``."""
+
+    request_id: int
+    request: Request
+    value: Any = None
+    error: BaseException | None = None
+
+
+class LatestWinsRenderer(Generic[Request]):
+    """Run ``render(request)`` on one worker thread, always for the newest request.
+
+    ``on_result(RenderResult)`` is called on the worker thread for every
+    result that is still the latest when it finishes (errors included, as
+    ``RenderResult.error``). Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        render: Callable[[Request], Any],
+        on_result: Callable[[RenderResult[Request]], None],
+        *,
+        name: str = "fader-render",
+    ) -> None:
+        self._render = render
+        self._on_result = on_result
+        self._cond = threading.Condition()
+        self._pending: tuple[int, Request] | None = None
+        self._latest_id = 0
+        self._busy = False
+        self._closed = False
+        self._renders = 0
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def latest_id(self) -> int:
+        """The id of the newest request submitted (0 before the first)."""
+        return self._latest_id
+
+    @property
+    def renders(self) -> int:
+        """How many requests were actually rendered."""
+        return self._renders
+
+    @property
+    def dropped(self) -> int:
+        """How many finished renders were dropped because a newer request had arrived."""
+        return self._dropped
+
+    def submit(self, request: Request) -> int:
+        """Queue ``request`` in place of any pending one; return its id. Never blocks on a render."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the renderer is closed")
+            self._latest_id += 1
+            self._pending = (self._latest_id, request)
+            self._cond.notify()
+            return self._latest_id
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is pending or rendering; ``False`` if ``timeout`` ran out first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Drop any pending request, let a running render finish, and stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._pending = None
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> LatestWinsRenderer[Request]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:  # closed
+                    return
+                request_id, request = self._pending
+                self._pending = None
+                self._busy = True
+            try:
+                result = RenderResult(request_id, request, value=self._render(request))
+            except Exception as e:  # delivered to the caller, the worker lives on
+                result = RenderResult(request_id, request, error=e)
+            with self._cond:
+                self._renders += 1
+                stale = request_id != self._latest_id or self._closed
+                if stale:
+                    self._dropped += 1
+            if not stale:
+                try:
+                    self._on_result(result)
+                except Exception:
+                    log.exception("render result handler failed")
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
