@@ -1,0 +1,45 @@
+"""The installed commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fader_studio import __version__
+from tests.conftest import ATTRIBUTES, console_script
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=180)
+
+
+def test_version_from_both_entry_points() -> None:
+    assert run(console_script("fader-studio"), "--version").stdout == f"fader-studio {__version__}\n"
+    assert run(sys.executable, "-m", "fader_studio", "--version").stdout == f"fader-studio {__version__}\n"
+    assert run(console_script("fader-train"), "--version").stdout == f"fader-train {__version__}\n"
+
+
+def test_info_prints_the_metadata_as_json(model_file: Path) -> None:
+    result = run(console_script("fader-studio"), "info", str(model_file))
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["format"] == "fader-studio/1"
+    assert [a["name"] for a in info["attributes"]] == list(ATTRIBUTES)
+    assert info["config"]["image_size"] == 64 and len(info["template"]) == 5
+
+
+def test_info_on_a_bad_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.fader"
+    bad.write_bytes(b"\x80\x04\x95garbage")
+    result = run(console_script("fader-studio"), "info", str(bad))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"fader-studio: error: {bad}: is a Python pickle, not a Fader Studio model; it is refused because such files can run code\n"
+
+
+def test_trainer_without_a_command_exits_2() -> None:
+    result = run(console_script("fader-train"))
+    assert result.returncode == 2
+    assert "required: COMMAND" in result.stderr

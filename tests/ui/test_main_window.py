@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLabel
+
+from fader_studio.ui.app import run_app
+from fader_studio.ui.main_window import MainWindow
+
+
+def test_main_window_shows_menus_and_empty_state(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.windowTitle() == "Fader Studio"
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "&Help"]
+    assert isinstance(window.centralWidget(), QLabel)
+    assert window.centralWidget().text() == "No photo open"
+    assert window.statusBar().currentMessage() == "Ready"
+
+
+def test_quit_action_closes_the_window(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.quit_action.trigger()
+    assert not window.isVisible()
+
+
+def test_run_app_shows_the_main_window_and_returns_0(qapp) -> None:
+    shown = []
+
+    def check_and_quit() -> None:
+        shown.extend(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        for window in shown:
+            window.close()
+        QApplication.quit()
+
+    QTimer.singleShot(50, check_and_quit)
+    assert run_app() == 0
+    assert len(shown) == 1
