@@ -1,0 +1,127 @@
+"""Per-move latency of a fader: decode only (ours) vs encode + decode (official).
+
+The official ``interpolate.py`` re-encodes the image for every new attribute
+value; Fader Studio encodes each face once and only decodes while a fader
+moves. This measures both on the paper's 256-px, 7-layer model (loaded
+through a real ``.fader`` file), checks that both give the same pixels, and
+ends with one JSON line.
+
+    python -m bench.render [--device cpu|cuda|mps] [--moves 200] [--attributes 3]
+
+Baseline: the official way, encode + decode per move. Budget (DESIGN §8):
+decode-only at least 1.5× faster with torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fader_studio.core.attributes import CELEBA_ATTRIBUTES
+from fader_studio.core.engine import Engine
+from fader_studio.core.modelfile import FaderModel, load_model, save_model
+from fader_studio.core.network import NetworkConfig
+
+ATTRIBUTES = ("Eyeglasses", "Smiling", "Male", "Young", "Blond_Hair")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.render", description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the app's choice)")
+    parser.add_argument("--moves", type=int, default=200, help="fader moves timed per method (default 200)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed moves first (default 20)")
+    parser.add_argument("--attributes", type=int, default=3, help="attributes in the model (default 3)")
+    parser.add_argument("--size", type=int, default=256, help="image size (default 256, the paper's)")
+    return parser
+
+
+def face_crop(size: int) -> np.ndarray:
+    """A deterministic smooth face-sized RGB crop (the timing does not depend on content)."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    skin = 200 - 80 * ((x - 0.5) ** 2 + (y - 0.55) ** 2)
+    image = np.stack([skin, skin * 0.8 + 20 * x, skin * 0.7 + 30 * y], axis=-1)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(samples), q))
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def main(args: argparse.Namespace) -> dict:
+    names = ATTRIBUTES[: args.attributes] if args.attributes <= len(ATTRIBUTES) else CELEBA_ATTRIBUTES[: args.attributes]
+    config = NetworkConfig(image_size=args.size)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_model(FaderModel.create(config, names), Path(tmp) / "paper.fader")
+        engine = Engine(load_model(path), args.device)
+    crop = face_crop(args.size)
+    latent = engine.encode(crop)
+    # A fader dragged back and forth across its range, one value per move.
+    sweep = np.concatenate([np.linspace(-0.5, 1.5, 50), np.linspace(1.5, -0.5, 50)])
+    moves = [[float(sweep[i % len(sweep)])] + [0.5] * (len(names) - 1) for i in range(args.warmup + args.moves)]
+
+    def decode_only(values: list[float]) -> np.ndarray:
+        return engine.decode(latent, values)
+
+    def encode_decode(values: list[float]) -> np.ndarray:
+        return engine.decode(engine.encode(crop), values)
+
+    timings: dict[str, list[float]] = {"decode": [], "encode_decode": []}
+    same_pixels = True
+    for i, values in enumerate(moves):  # interleaved, so both see the same machine state
+        results = {}
+        for name, fn in (("decode", decode_only), ("encode_decode", encode_decode)):
+            synchronize(engine.device)
+            start = time.perf_counter()
+            results[name] = fn(values)  # returns host pixels, so the GPU work is finished
+            elapsed = (time.perf_counter() - start) * 1000
+            if i >= args.warmup:
+                timings[name].append(elapsed)
+        same_pixels &= bool(np.array_equal(results["decode"], results["encode_decode"]))
+
+    report = {
+        "bench": "render",
+        "baseline": "official interpolate.py way: encode + decode per move",
+        "device": engine.device_name,
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "image_size": args.size,
+        "n_layers": config.n_layers,
+        "attributes": len(names),
+        "half": engine.half,
+        "half_max_pixel_error": engine.half_error,
+        "channels_last": engine.channels_last,
+        "moves": args.moves,
+        "decode_p50_ms": round(statistics.median(timings["decode"]), 3),
+        "decode_p95_ms": round(percentile(timings["decode"], 95), 3),
+        "encode_decode_p50_ms": round(statistics.median(timings["encode_decode"]), 3),
+        "encode_decode_p95_ms": round(percentile(timings["encode_decode"], 95), 3),
+        "same_pixels": same_pixels,
+    }
+    report["speedup"] = round(report["encode_decode_p95_ms"] / report["decode_p95_ms"], 2)
+    report["speedup_p50"] = round(report["encode_decode_p50_ms"] / report["decode_p50_ms"], 2)
+    print(f"device: {report['device']}, torch {report['torch']}, half={engine.half}, channels_last={engine.channels_last}")
+    print(f"decode only      p50 {report['decode_p50_ms']:8.2f} ms   p95 {report['decode_p95_ms']:8.2f} ms")
+    print(f"encode + decode  p50 {report['encode_decode_p50_ms']:8.2f} ms   p95 {report['encode_decode_p95_ms']:8.2f} ms   (baseline)")
+    print(f"speedup (p95) {report['speedup']}x, budget >= 1.5x: {'met' if report['speedup'] >= 1.5 else 'NOT met'}; same pixels: {same_pixels}")
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
