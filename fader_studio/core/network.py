@@ -131,6 +131,16 @@ def _down_blocks(config: NetworkConfig) -> nn.Sequential:
     return nn.Sequential(*blocks)
 
 
+def _head(in_features: int, config: NetworkConfig, n_attributes: int) -> nn.Sequential:
+    """FC ``hidden`` → LeakyReLU → dropout → FC n: one logit per attribute."""
+    return nn.Sequential(
+        nn.Linear(in_features, config.hidden),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Dropout(config.dropout),
+        nn.Linear(config.hidden, n_attributes),
+    )
+
+
 class Encoder(nn.Module):
     """Image ``(N, 3, S, S)`` in [-1, 1] → latent ``(N, C, L, L)``."""
 
@@ -203,12 +213,7 @@ class LatentDiscriminator(nn.Module):
             ]
             channels = 512
         self.conv = nn.Sequential(*convs)
-        self.proj = nn.Sequential(
-            nn.Linear(channels, config.hidden),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Dropout(config.dropout),
-            nn.Linear(config.hidden, n_attributes),
-        )
+        self.proj = _head(channels, config, n_attributes)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         return self.proj(self.conv(latent).flatten(1))
@@ -225,13 +230,7 @@ class Classifier(nn.Module):
         super().__init__()
         self.config = config
         self.layers = _down_blocks(config)
-        latent = config.channels[-1] * config.latent_size**2
-        self.proj = nn.Sequential(
-            nn.Linear(latent, config.hidden),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Dropout(config.dropout),
-            nn.Linear(config.hidden, n_attributes),
-        )
+        self.proj = _head(config.channels[-1] * config.latent_size**2, config, n_attributes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.proj(self.layers(images).flatten(1))
