@@ -38,16 +38,13 @@ from .template import Points, default_template, validate_template
 
 FORMAT = "fader-studio/1"
 FORMAT_PREFIX = "fader-studio/"
-SUFFIX = ".fader"
 #: A real header is a few tens of kB; anything near this is hostile or corrupt.
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+#: The paper's 256-px model is 68 MB; a file far larger is not a model (and is
+#: refused before it is read into memory).
+MAX_FILE_BYTES = 2 * 1024**3
 
-_DTYPES = {
-    torch.float32: ("F32", 4),
-    torch.float16: ("F16", 2),
-    torch.bfloat16: ("BF16", 2),
-    torch.int64: ("I64", 8),
-}
+_DTYPE_CODES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
 PARTS = ("encoder", "decoder", "classifier")
 
 
@@ -212,7 +209,10 @@ def _read_file(path: Path) -> bytearray:
         raise ModelFileError(path, "is a directory, not a model file")
     try:
         with open(path, "rb") as f:
-            raw = bytearray(os.fstat(f.fileno()).st_size)
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise ModelFileError(path, f"too large to be a model ({size / 1024**3:.1f} GB)")
+            raw = bytearray(size)
             del raw[f.readinto(raw) :]  # in place: the file may have shrunk meanwhile
     except FileNotFoundError:
         raise ModelFileError(path, "no such file") from None
@@ -256,7 +256,7 @@ def _foreign_kind(raw: bytearray) -> str | None:
 
 
 def _model_from_metadata(path: Path, metadata: Any, header: dict[str, Any]) -> FaderModel:
-    """Check the metadata and build a model with freshly initialised networks to load into."""
+    """Check the metadata and build the model's networks, empty (on the meta device), to load into."""
     if not isinstance(metadata, dict) or "format" not in metadata:
         raise ModelFileError(path, "not a Fader Studio model (no format in its metadata)")
     fmt = metadata["format"]
@@ -343,7 +343,7 @@ def _check_tensor_table(
         entry = header[name]
         if not isinstance(entry, dict):
             raise ModelFileError(path, f"tensor {name} has a malformed header entry")
-        code, itemsize = _DTYPES[dtype]
+        code = _DTYPE_CODES[dtype]
         if entry.get("dtype") != code:
             raise ModelFileError(path, f"tensor {name} has dtype {entry.get('dtype')!r}, expected {code!r}")
         got = entry.get("shape")
@@ -354,7 +354,7 @@ def _check_tensor_table(
             not isinstance(offsets, list)
             or len(offsets) != 2
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-            or offsets[1] - offsets[0] != math.prod(shape) * itemsize
+            or offsets[1] - offsets[0] != math.prod(shape) * dtype.itemsize
             or offsets[0] < 0
         ):
             raise ModelFileError(path, f"tensor {name} has bad data offsets {offsets}")

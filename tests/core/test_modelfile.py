@@ -225,6 +225,12 @@ def _directory(path: Path) -> Path:
     return path
 
 
+def _huge(path: Path) -> Path:
+    with open(path, "r+b") as f:
+        f.truncate(3 * 1024**3)  # sparse: takes no disk space, and must not be read into memory
+    return path
+
+
 def _missing(path: Path) -> Path:
     path.unlink()
     return path
@@ -234,6 +240,7 @@ BAD_FILES = {
     "empty": (_replace(b""), "empty file"),
     "directory": (_directory, "is a directory"),
     "missing": (_missing, "no such file"),
+    "huge": (_huge, "too large to be a model \\(3.0 GB\\)"),
     "tiny": (_replace(b"\x10\x00"), "truncated: only 2 bytes"),
     "random bytes": (_replace(bytes(range(7, 255)) * 40), "no safetensors header"),
     "text file": (_replace(b"{\"hello\": 1}\n" * 4), "no safetensors header"),
