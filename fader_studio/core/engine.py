@@ -68,8 +68,11 @@ def device_description(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def to_tensor(crops: np.ndarray, size: int) -> torch.Tensor:
-    """RGB uint8 crops ``(S, S, 3)`` or ``(N, S, S, 3)`` → float ``(N, 3, S, S)`` in [-1, 1]."""
+def to_tensor(crops: np.ndarray, size: int, device: torch.device | None = None) -> torch.Tensor:
+    """RGB uint8 crops ``(S, S, 3)`` or ``(N, S, S, 3)`` → float ``(N, 3, S, S)`` in [-1, 1].
+
+    The pixels travel to ``device`` as uint8 and are converted there.
+    """
     array = np.asarray(crops)
     if array.ndim == 3:
         array = array[None]
@@ -78,7 +81,8 @@ def to_tensor(crops: np.ndarray, size: int) -> torch.Tensor:
             f"expected uint8 RGB crops of shape ({size}, {size}, 3) or (N, {size}, {size}, 3), "
             f"got {array.dtype} {array.shape}"
         )
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    pixels = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    return pixels.permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -98,6 +102,9 @@ def half_precision_error(decoder: torch.nn.Module, latent: torch.Tensor, values:
 
 class Engine:
     """A model ready for inference on one device.
+
+    The engine takes the model over: it moves its networks to the device (and
+    memory format, and the decoder to float16 when ``half``).
 
     ``half``: decode in float16. ``None`` (default) decides on CUDA by
     measuring: half is used only if it changes no pixel by more than
@@ -139,7 +146,7 @@ class Engine:
         self.half = bool(half)
         self.dtype = torch.float16 if self.half else torch.float32
         if self.half:
-            self.decoder = copy.deepcopy(self.decoder).half()
+            self.decoder.half()
 
     @property
     def device_name(self) -> str:
@@ -194,8 +201,7 @@ class Engine:
         return torch.from_numpy(array).to(self.device)
 
     def _images(self, crops: np.ndarray) -> torch.Tensor:
-        images = to_tensor(crops, self.size)
-        return images.to(self.device).contiguous(memory_format=self._format)
+        return to_tensor(crops, self.size, self.device).contiguous(memory_format=self._format)
 
     def _probe_latent(self) -> torch.Tensor:
         """The latent of a smooth synthetic face-sized image, for the half-precision check."""
