@@ -63,7 +63,11 @@ def synchronize(device: torch.device) -> None:
 
 
 def main(args: argparse.Namespace) -> dict:
-    names = ATTRIBUTES[: args.attributes] if args.attributes <= len(ATTRIBUTES) else CELEBA_ATTRIBUTES[: args.attributes]
+    names = (
+        ATTRIBUTES[: args.attributes]
+        if args.attributes <= len(ATTRIBUTES)
+        else CELEBA_ATTRIBUTES[: args.attributes]
+    )
     config = NetworkConfig(image_size=args.size)
     with tempfile.TemporaryDirectory() as tmp:
         path = save_model(FaderModel.create(config, names), Path(tmp) / "paper.fader")
@@ -72,7 +76,9 @@ def main(args: argparse.Namespace) -> dict:
     latent = engine.encode(crop)
     # A fader dragged back and forth across its range, one value per move.
     sweep = np.concatenate([np.linspace(-0.5, 1.5, 50), np.linspace(1.5, -0.5, 50)])
-    moves = [[float(sweep[i % len(sweep)])] + [0.5] * (len(names) - 1) for i in range(args.warmup + args.moves)]
+    moves = [
+        [float(sweep[i % len(sweep)])] + [0.5] * (len(names) - 1) for i in range(args.warmup + args.moves)
+    ]
 
     def decode_only(values: list[float]) -> np.ndarray:
         return engine.decode(latent, values)
@@ -115,10 +121,15 @@ def main(args: argparse.Namespace) -> dict:
     }
     report["speedup"] = round(report["encode_decode_p95_ms"] / report["decode_p95_ms"], 2)
     report["speedup_p50"] = round(report["encode_decode_p50_ms"] / report["decode_p50_ms"], 2)
-    print(f"device: {report['device']}, torch {report['torch']}, half={engine.half}, channels_last={engine.channels_last}")
-    print(f"decode only      p50 {report['decode_p50_ms']:8.2f} ms   p95 {report['decode_p95_ms']:8.2f} ms")
-    print(f"encode + decode  p50 {report['encode_decode_p50_ms']:8.2f} ms   p95 {report['encode_decode_p95_ms']:8.2f} ms   (baseline)")
-    print(f"speedup (p95) {report['speedup']}x, budget >= 1.5x: {'met' if report['speedup'] >= 1.5 else 'NOT met'}; same pixels: {same_pixels}")
+    r = report
+    verdict = "met" if r["speedup"] >= 1.5 else "NOT met"
+    print(f"device: {r['device']}, torch {r['torch']}, half={r['half']}, channels_last={r['channels_last']}")
+    print(f"decode only      p50 {r['decode_p50_ms']:8.2f} ms   p95 {r['decode_p95_ms']:8.2f} ms")
+    print(
+        f"encode + decode  p50 {r['encode_decode_p50_ms']:8.2f} ms   "
+        f"p95 {r['encode_decode_p95_ms']:8.2f} ms   (baseline)"
+    )
+    print(f"speedup (p95) {r['speedup']}x, budget >= 1.5x: {verdict}; same pixels: {same_pixels}")
     print(json.dumps(report))
     return report
 

@@ -29,7 +29,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Change attributes of faces in photos with one fader per attribute.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands (none: start the editor)")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", title="commands (none: start the editor)"
+    )
     info = commands.add_parser("info", help="validate a .fader model file and print its metadata as JSON")
     info.add_argument("model", metavar="MODEL", help="path to a .fader file")
     return parser

@@ -47,7 +47,9 @@ def train_a_little(model: FaderModel, steps: int = 3, seed: int = 0) -> FaderMod
         if model.encoder is not None:
             loss = loss + torch.mean((model.decoder(model.encoder(images), labels) - images) ** 2)
         if model.classifier is not None:
-            loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(model.classifier(images), labels)
+            loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(
+                model.classifier(images), labels
+            )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -36,7 +36,10 @@ def test_info_on_a_bad_file_exits_2_with_one_line(tmp_path: Path) -> None:
     result = run(console_script("fader-studio"), "info", str(bad))
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr == f"fader-studio: error: {bad}: is a Python pickle, not a Fader Studio model; it is refused because such files can run code\n"
+    assert result.stderr == (
+        f"fader-studio: error: {bad}: is a Python pickle, not a Fader Studio model; "
+        "it is refused because such files can run code\n"
+    )
 
 
 def test_trainer_without_a_command_exits_2() -> None:

@@ -47,7 +47,16 @@ print(" ".join(sorted(names)))
     )
     assert result.returncode == 0, result.stderr
     imported = result.stdout.split()
-    for module in ("engine", "modelfile", "network", "renderer", "errors", "attributes", "template", "atomic"):
+    for module in (
+        "engine",
+        "modelfile",
+        "network",
+        "renderer",
+        "errors",
+        "attributes",
+        "template",
+        "atomic",
+    ):
         assert f"fader_studio.core.{module}" in imported
     assert "trainer.cli" in imported
 

@@ -195,7 +195,9 @@ class Engine:
         if array.ndim == 1:
             array = np.tile(array, (batch, 1))
         if array.shape != (batch, len(names)):
-            raise ValueError(f"expected {len(names)} values per face for {batch} face(s), got shape {array.shape}")
+            raise ValueError(
+                f"expected {len(names)} values per face for {batch} face(s), got shape {array.shape}"
+            )
         if not np.isfinite(array).all():
             raise ValueError("fader values must be finite")
         return torch.from_numpy(array).to(self.device)

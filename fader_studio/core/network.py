@@ -71,16 +71,12 @@ class NetworkConfig:
         if not 1 <= self.hidden <= 8192:
             raise ValueError(f"hidden must be between 1 and 8192, got {self.hidden}")
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(
-                f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
-            )
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
             raise ValueError(f"dropout must be a number, got {self.dropout!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        channels = tuple(
-            min(self.first_channels * 2**i, self.max_channels) for i in range(self.n_layers)
-        )
+        channels = tuple(min(self.first_channels * 2**i, self.max_channels) for i in range(self.n_layers))
         object.__setattr__(self, "channels", channels)
 
     @property
@@ -171,7 +167,7 @@ class Decoder(nn.Module):
         outs = [*reversed(config.channels[:-1]), 3]
         ins = [config.channels[-1], *outs[:-1]]
         blocks = []
-        for i, (in_channels, out_channels) in enumerate(zip(ins, outs)):
+        for i, (in_channels, out_channels) in enumerate(zip(ins, outs, strict=True)):
             block: list[nn.Module] = [nn.ConvTranspose2d(in_channels + code, out_channels, 4, 2, 1)]
             if i < len(outs) - 1:
                 block += [_norm(config, out_channels), nn.ReLU(inplace=True)]

@@ -33,9 +33,7 @@ Points = list[list[float]]
 def celeba_to_crop(points: Sequence[Sequence[float]], image_size: int) -> Points:
     """Map points of a 178×218 CelebA-aligned image into the S×S model crop."""
     scale = image_size / CROP_SIZE
-    return [
-        [(x + 0.5) * scale - 0.5, (y - CROP_TOP + 0.5) * scale - 0.5] for x, y in points
-    ]
+    return [[(x + 0.5) * scale - 0.5, (y - CROP_TOP + 0.5) * scale - 0.5] for x, y in points]
 
 
 def default_template(image_size: int) -> Points:

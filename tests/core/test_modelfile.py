@@ -48,7 +48,7 @@ def outputs(model: FaderModel, images: np.ndarray) -> list[torch.Tensor]:
 def test_round_trip_gives_bit_identical_outputs_and_metadata(model_file: Path, model: FaderModel) -> None:
     loaded = load_model(model_file)
     images = smooth_faces(3, 64, seed=7)
-    for before, after in zip(outputs(model, images), outputs(loaded, images)):
+    for before, after in zip(outputs(model, images), outputs(loaded, images), strict=True):
         assert torch.equal(before, after)
     assert loaded.metadata() == model.metadata()
     assert loaded.attribute_names == ATTRIBUTES
@@ -164,7 +164,9 @@ def _set_meta(key: str, value: object) -> Callable[[Path], Path]:
 
 
 def _drop_meta(key: str) -> Callable[[Path], Path]:
-    return lambda path: rewrite(path, lambda h, d: (h | {"__metadata__": {k: v for k, v in h["__metadata__"].items() if k != key}}, d))
+    return lambda path: rewrite(
+        path, lambda h, d: (h | {"__metadata__": {k: v for k, v in h["__metadata__"].items() if k != key}}, d)
+    )
 
 
 def _nan_weight(path: Path) -> Path:
@@ -243,12 +245,15 @@ BAD_FILES = {
     "huge": (_huge, "too large to be a model \\(3.0 GB\\)"),
     "tiny": (_replace(b"\x10\x00"), "truncated: only 2 bytes"),
     "random bytes": (_replace(bytes(range(7, 255)) * 40), "no safetensors header"),
-    "text file": (_replace(b"{\"hello\": 1}\n" * 4), "no safetensors header"),
+    "text file": (_replace(b'{"hello": 1}\n' * 4), "no safetensors header"),
     "header not json": (_replace(struct.pack("<Q", 4) + b"\xff\xfe{]" + b"\0" * 64), "not JSON"),
     "header a list": (_replace(struct.pack("<Q", 2) + b"[]"), "not a JSON object"),
     "truncated in header": (_truncate(200), "truncated: the header needs"),
     "truncated in data": (_truncate(None), "truncated: tensor data needs"),
-    "no metadata": (lambda p: rewrite(p, lambda h, d: ({k: v for k, v in h.items() if k != "__metadata__"}, d)), "no format"),
+    "no metadata": (
+        lambda p: rewrite(p, lambda h, d: ({k: v for k, v in h.items() if k != "__metadata__"}, d)),
+        "no format",
+    ),
     "newer format": (_set_meta("format", "fader-studio/2"), "'fader-studio/2' is not supported"),
     "foreign format": (_set_meta("format", "pt"), "not a Fader Studio model \\(format 'pt'\\)"),
     "no config": (_drop_meta("config"), "metadata has no 'config'"),
@@ -256,7 +261,10 @@ BAD_FILES = {
     "bad config": (_set_meta("config", {"image_size": 100}), "bad metadata: image_size must be one of"),
     "no attributes": (_set_meta("attributes", []), "attributes must be a non-empty list"),
     "repeated attributes": (_set_meta("attributes", [{"name": "Male"}] * 3), "attribute names repeat"),
-    "bad slider range": (_set_meta("attributes", [{"name": "Male", "min": 2, "max": 1}] * 3), "min 2 is not below max 1"),
+    "bad slider range": (
+        _set_meta("attributes", [{"name": "Male", "min": 2, "max": 1}] * 3),
+        "min 2 is not below max 1",
+    ),
     "template outside crop": (_set_meta("template", [[0, 0]] * 4 + [[900, 3]]), "outside the 64px crop"),
     "training not an object": (_set_meta("training", [1]), "training must be a JSON object"),
     "wrong shapes": (_wrong_shapes, "has shape \\[8, 3, 4, 4\\], expected \\[16, 3, 4, 4\\]"),
@@ -280,7 +288,9 @@ def test_bad_model_files_are_refused_with_one_line(case: str, model_file: Path) 
 
 
 @pytest.mark.parametrize("case", ["empty", "tiny", "wrong shapes", "newer format", "nan weight"])
-def test_cli_info_refuses_bad_files_with_exit_2(case: str, model_file: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cli_info_refuses_bad_files_with_exit_2(
+    case: str, model_file: Path, capsys: pytest.CaptureFixture
+) -> None:
     from fader_studio.cli import main
 
     corrupt, message = BAD_FILES[case]

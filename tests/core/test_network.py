@@ -69,7 +69,9 @@ def test_attribute_maps_reach_every_decoder_layer() -> None:
     config = NetworkConfig(image_size=64, first_channels=8, max_channels=32)
     decoder = Decoder(config, 2).eval()
     seen = []
-    hooks = [b.register_forward_pre_hook(lambda m, a: seen.append(a[0][:, -4:].clone())) for b in decoder.layers]
+    hooks = [
+        b.register_forward_pre_hook(lambda m, a: seen.append(a[0][:, -4:].clone())) for b in decoder.layers
+    ]
     decoder(torch.randn(1, 32, 2, 2), torch.tensor([[0.3, 0.9]]))
     for h in hooks:
         h.remove()
