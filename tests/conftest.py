@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from fader_studio.core.engine import to_tensor
 from fader_studio.core.modelfile import FaderModel, save_model
 from fader_studio.core.network import NetworkConfig
 
@@ -36,7 +37,7 @@ def train_a_little(model: FaderModel, steps: int = 3, seed: int = 0) -> FaderMod
     """A few real Adam steps of reconstruction (and classification) on smooth images."""
     torch.manual_seed(seed)
     size = model.image_size
-    images = torch.from_numpy(smooth_faces(8, size, seed)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    images = to_tensor(smooth_faces(8, size, seed), size)
     labels = torch.randint(0, 2, (8, len(model.attributes))).float()
     modules = list(model.modules().values())
     optimizer = torch.optim.Adam([p for m in modules for p in m.parameters()], lr=1e-3)

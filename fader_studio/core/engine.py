@@ -131,9 +131,8 @@ class Engine:
         self.attribute_names = model.attribute_names
         self.channels_last = self.device.type == "cuda" if channels_last is None else channels_last
         self._format = torch.channels_last if self.channels_last else torch.contiguous_format
-        model.to(self.device).eval()
-        for module in model.modules().values():
-            module.to(memory_format=self._format)
+        for module in model.modules().values():  # one copy each: device and layout together
+            module.to(self.device, memory_format=self._format).eval()
         self.encoder = model.encoder
         self.decoder = model.decoder
         self.classifier = model.classifier

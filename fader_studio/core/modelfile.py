@@ -11,8 +11,8 @@ Layout (DESIGN §4):
 
 Loading never unpickles anything: the header is parsed and checked here
 (format, every tensor's name, dtype, shape and byte range against the config)
-before safetensors reads the data, and all values must be finite. Every
-problem becomes a :class:`ModelFileError` with a one-line reason.
+before the tensors are copied out of the file, and all values must be finite.
+Every problem becomes a :class:`ModelFileError` with a one-line reason.
 """
 
 from __future__ import annotations
@@ -117,6 +117,14 @@ class FaderModel:
         parts = {"encoder": self.encoder, "decoder": self.decoder, "classifier": self.classifier}
         return {name: module for name, module in parts.items() if module is not None}
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every network's tensors, named ``part.name`` as in the model file."""
+        return {
+            f"{part}.{name}": tensor
+            for part, module in self.modules().items()
+            for name, tensor in module.state_dict().items()
+        }
+
     def eval(self) -> FaderModel:
         """Put every network in inference mode (frozen normalisation statistics)."""
         for module in self.modules().values():
@@ -151,11 +159,7 @@ def save_model(model: FaderModel, path: str | Path) -> Path:
     written (no space, no permission); any previous file at ``path`` is kept.
     """
     path = Path(path)
-    tensors = {
-        f"{part}.{name}": tensor.detach().to("cpu").contiguous()
-        for part, module in model.modules().items()
-        for name, tensor in module.state_dict().items()
-    }
+    tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
     metadata = {
         key: value if isinstance(value, str) else json.dumps(value, allow_nan=False)
         for key, value in model.metadata().items()
@@ -318,11 +322,7 @@ def _model_from_metadata(path: Path, metadata: Any, header: dict[str, Any]) -> F
 
 
 def _expected_tensors(model: FaderModel) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
-    return {
-        f"{part}.{name}": (tensor.dtype, tuple(tensor.shape))
-        for part, module in model.modules().items()
-        for name, tensor in module.state_dict().items()
-    }
+    return {name: (tensor.dtype, tuple(tensor.shape)) for name, tensor in model.state_dict().items()}
 
 
 def _check_tensor_table(
@@ -380,15 +380,14 @@ def _tensors_in(
     """
     if sys.byteorder != "little":  # safetensors data is little-endian
         raise NotImplementedError("loading models on big-endian machines is not supported")
-    tensors = {}
-    for name, (dtype, shape) in expected.items():
-        offset = data_start + header[name]["data_offsets"][0]
-        count = math.prod(shape)
-        if count == 0:
-            tensors[name] = torch.empty(shape, dtype=dtype)
-            continue
-        tensors[name] = torch.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape).clone()
-    return tensors
+    return {
+        name: torch.frombuffer(
+            raw, dtype=dtype, count=math.prod(shape), offset=data_start + header[name]["data_offsets"][0]
+        )
+        .reshape(shape)
+        .clone()
+        for name, (dtype, shape) in expected.items()
+    }
 
 
 def _check_contiguous(path: Path, ranges: Iterable[tuple[int, int]]) -> int:

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from fader_studio.core.attributes import AttributeSpec
+from fader_studio.core.engine import to_tensor
 from fader_studio.core.errors import ModelFileError
 from fader_studio.core.modelfile import FORMAT, FaderModel, load_model, model_info, save_model
 from fader_studio.core.template import default_template
@@ -38,7 +39,7 @@ def rewrite(path: Path, change: Callable[[dict, bytes], tuple[dict, bytes]]) -> 
 
 
 def outputs(model: FaderModel, images: np.ndarray) -> list[torch.Tensor]:
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = to_tensor(images, 64)
     values = torch.tensor([[0.0, 1.0, 0.5]] * len(images))
     with torch.inference_mode():
         z = model.encoder(x)
@@ -95,6 +96,7 @@ def test_full_disk_leaves_no_partial_file_and_keeps_the_old_one(tmp_path: Path, 
 import resource, signal, sys
 sys.path.insert(0, {str(Path(__file__).parents[2])!r})
 from fader_studio.core.modelfile import load_model, save_model
+from fader_studio.core.engine import to_tensor
 from fader_studio.core.errors import ModelFileError
 model = load_model({str(model_file)!r})
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
