@@ -30,10 +30,41 @@ CELEBA_MEAN_LANDMARKS: tuple[tuple[float, float], ...] = (
 Points = list[list[float]]
 
 
+#: A crop rectangle ``(left, top, right, bottom)`` in pixel-edge coordinates.
+Box = tuple[float, float, float, float]
+
+#: The paper's crop of a CelebA image.
+CELEBA_BOX: Box = (0.0, float(CROP_TOP), float(CELEBA_WIDTH), float(CROP_TOP + CROP_SIZE))
+
+
+def crop_box(width: int, height: int) -> Box | None:
+    """The paper's square crop of an aligned face image of ``width``×``height``.
+
+    A 178×218 CelebA image gives rows 20:198; an image with CelebA's aspect
+    ratio at another scale gives the same rows scaled; a square image is
+    already cropped and is used whole. Any other shape is not an aligned face
+    image: ``None``.
+    """
+    if width <= 0 or height <= 0:
+        return None
+    if width == height:
+        return (0.0, 0.0, float(width), float(height))
+    if width * CELEBA_HEIGHT == height * CELEBA_WIDTH:
+        top = CROP_TOP * width / CELEBA_WIDTH
+        return (0.0, top, float(width), top + width)
+    return None
+
+
+def to_crop(points: Sequence[Sequence[float]], box: Box, image_size: int) -> Points:
+    """Map image points into the S×S crop that ``box`` is resized to."""
+    left, top, right, _ = box
+    scale = image_size / (right - left)
+    return [[(x + 0.5 - left) * scale - 0.5, (y + 0.5 - top) * scale - 0.5] for x, y in points]
+
+
 def celeba_to_crop(points: Sequence[Sequence[float]], image_size: int) -> Points:
     """Map points of a 178×218 CelebA-aligned image into the S×S model crop."""
-    scale = image_size / CROP_SIZE
-    return [[(x + 0.5) * scale - 0.5, (y - CROP_TOP + 0.5) * scale - 0.5] for x, y in points]
+    return to_crop(points, CELEBA_BOX, image_size)
 
 
 def default_template(image_size: int) -> Points:
