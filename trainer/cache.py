@@ -3,7 +3,7 @@
 ``prepare`` writes, in the user cache folder, one folder per dataset, size and
 resampling filter::
 
-    celeba-128px-lanczos-3f2a9c01b7de/
+    celeba-128px-area-3f2a9c01b7de/
         plan.json     what is being built (written once the files below exist)
         table.npz     file names, labels (bool) and partition of every image
         images.npy    (N, S, S, 3) uint8, read as a memory map
@@ -45,13 +45,13 @@ from fader_studio.core.errors import DatasetError
 from fader_studio.core.template import Points, validate_template
 from trainer.celeba import (
     PREPROCESS_VERSION,
-    RESAMPLING,
     SPLITS,
     BadImage,
     CelebA,
     DatasetWarning,
     ImageSource,
     preprocess_image,
+    resize_filter,
 )
 
 #: Environment variable that overrides where caches are kept.
@@ -76,8 +76,9 @@ def default_cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("fader-studio", appauthor=False)) / "datasets"
 
 
-def cache_folder(celeba: CelebA, size: int, resize: str, root: Path | None = None) -> Path:
-    """The cache folder of ``celeba`` at ``size`` with ``resize``."""
+def cache_folder(celeba: CelebA, size: int, resize: str = "auto", root: Path | None = None) -> Path:
+    """The cache folder of ``celeba`` at ``size`` with ``resize`` (see :func:`resize_filter`)."""
+    resize = resize_filter(resize, size)
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", celeba.path.stem).strip("-")[:40] or "dataset"
     root = default_cache_root() if root is None else Path(root)
     return root / f"{slug.lower()}-{size}px-{resize}-{celeba.fingerprint[:12]}"
@@ -337,7 +338,7 @@ def prepare(
     celeba: CelebA,
     size: int = 128,
     *,
-    resize: str = "lanczos",
+    resize: str = "auto",
     workers: int | None = None,
     root: str | Path | None = None,
     on_progress: Progress | None = None,
@@ -351,8 +352,10 @@ def prepare(
     """
     if size not in SIZES:
         raise DatasetError(celeba.path, f"size must be one of {', '.join(map(str, SIZES))}, not {size}")
-    if resize not in RESAMPLING:
-        raise DatasetError(celeba.path, f"resize must be one of {', '.join(RESAMPLING)}, not {resize!r}")
+    try:
+        resize = resize_filter(resize, size)
+    except ValueError as e:
+        raise DatasetError(celeba.path, str(e)) from None
     folder = cache_folder(celeba, size, resize, None if root is None else Path(root))
     if (folder / "cache.json").exists():
         try:

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from fader_studio.core.errors import DatasetError
-from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, Points, crop_box, to_crop
+from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, CROP_SIZE, Points, crop_box, to_crop
 
 ATTRIBUTE_FILE = "list_attr_celeba.txt"
 PARTITION_FILE = "list_eval_partition.txt"
@@ -43,8 +43,10 @@ STANDARD_SPLIT_ENDS = (162_770, 182_637)
 #: How many images CelebA has; the standard split's proportions.
 CELEBA_COUNT = 202_599
 
-#: Resampling filters for ``resize``: Lanczos as the official code, or a box (area) filter.
-RESAMPLING = {"lanczos": Image.Resampling.LANCZOS, "area": Image.Resampling.BOX}
+#: Resampling filters: a box (area) filter and Lanczos. "auto" shrinks with the first and
+#: enlarges with the second, as the official preprocessing does (INTER_AREA / INTER_LANCZOS4).
+RESAMPLING = {"area": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
+RESIZE_CHOICES = ("auto", *RESAMPLING)
 #: Aligned face images larger than this are refused before decoding.
 MAX_SOURCE_PIXELS = 4096 * 4096
 
@@ -63,10 +65,20 @@ class BadImage(ValueError):
 # --------------------------------------------------------------------------- images
 
 
-def preprocess_image(data: bytes, size: int, resize: str = "lanczos") -> np.ndarray:
+def resize_filter(resize: str, size: int) -> str:
+    """The filter that ``resize`` means at ``size``: "auto" is "area" below 178 px, "lanczos" above."""
+    if resize == "auto":
+        return "area" if size < CROP_SIZE else "lanczos"
+    if resize not in RESAMPLING:
+        raise ValueError(f"resize must be one of {', '.join(RESIZE_CHOICES)}, not {resize!r}")
+    return resize
+
+
+def preprocess_image(data: bytes, size: int, resize: str = "auto") -> np.ndarray:
     """Decode an aligned face image and return the paper's crop at ``size``: ``(S, S, 3)`` uint8 RGB.
 
-    A 178×218 CelebA image is cropped to rows 20:198 and resized; see
+    A 178×218 CelebA image is cropped to rows 20:198 and resized with
+    :func:`resize_filter`; see
     :func:`fader_studio.core.template.crop_box` for other shapes. Raises
     :class:`BadImage` for anything that is not a complete aligned face image.
     """
@@ -84,7 +96,7 @@ def preprocess_image(data: bytes, size: int, resize: str = "lanczos") -> np.ndar
                     )
                 image.load()
                 crop = image.convert("RGB").crop(tuple(round(v) for v in box))
-            return np.asarray(crop.resize((size, size), RESAMPLING[resize]))
+            return np.asarray(crop.resize((size, size), RESAMPLING[resize_filter(resize, size)]))
     except BadImage:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:

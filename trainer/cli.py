@@ -55,6 +55,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of every command that reads a dataset through the cache."""
     from trainer.cache import SIZES
+    from trainer.celeba import RESIZE_CHOICES
 
     group = parser.add_argument_group("dataset cache")
     group.add_argument(
@@ -66,9 +67,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--resize",
-        choices=("lanczos", "area"),
-        default="lanczos",
-        help="resampling filter (default: %(default)s, as the paper)",
+        choices=RESIZE_CHOICES,
+        default="auto",
+        help="resampling filter; auto shrinks with area and enlarges with lanczos, as the official "
+        "code (default: %(default)s)",
     )
     group.add_argument(
         "--workers", type=_positive_int, default=None, help="processes to use (default: every core)"

@@ -16,12 +16,12 @@ from trainer.cache import DONE, TODO, cache_folder, open_cache, prepare
 from trainer.celeba import DatasetWarning, open_celeba, preprocess_image
 
 
-def expected_pixels(written: WrittenCelebA, size: int, resize: str = "lanczos") -> np.ndarray:
+def expected_pixels(written: WrittenCelebA, size: int, resize: str = "auto") -> np.ndarray:
     return np.stack([preprocess_image(written.images[n], size, resize) for n in written.names])
 
 
 @pytest.mark.parametrize(
-    ("workers", "size", "resize"), [(1, 64, "lanczos"), (2, 128, "area"), (1, 256, "lanczos")]
+    ("workers", "size", "resize"), [(1, 64, "lanczos"), (2, 128, "auto"), (1, 256, "auto")]
 )
 def test_the_cache_holds_exactly_the_preprocessed_images(
     celeba: WrittenCelebA, cache_root: Path, workers: int, size: int, resize: str
@@ -74,7 +74,7 @@ def test_an_interrupted_build_resumes_where_it_stopped(tmp_path: Path) -> None:
 
     with pytest.raises(Stop):
         prepare(celeba, 64, workers=1, on_progress=stop_after_first_chunk)
-    folder = cache_folder(celeba, 64, "lanczos")
+    folder = cache_folder(celeba, 64)
     status = np.fromfile(folder / "status.bin", dtype=np.uint8)
     finished = int(np.count_nonzero(status == DONE))
     assert 0 < finished < 300 and np.count_nonzero(status == TODO) == 300 - finished
@@ -143,7 +143,7 @@ def test_a_dataset_with_no_usable_image_is_an_error(celeba: WrittenCelebA) -> No
         (celeba.root / "img_align_celeba" / name).write_bytes(b"broken")
     with pytest.warns(DatasetWarning), pytest.raises(DatasetError, match="none of the images could be used"):
         prepare(open_celeba(celeba.path), 64, workers=1)
-    assert not (cache_folder(open_celeba(celeba.path), 64, "lanczos") / "cache.json").exists()
+    assert not (cache_folder(open_celeba(celeba.path), 64) / "cache.json").exists()
 
 
 def test_a_damaged_cache_is_rebuilt(celeba: WrittenCelebA) -> None:
@@ -162,7 +162,7 @@ def test_a_damaged_cache_is_rebuilt(celeba: WrittenCelebA) -> None:
 def test_a_second_build_of_the_same_cache_is_refused_while_one_runs(celeba: WrittenCelebA) -> None:
     fcntl = pytest.importorskip("fcntl")  # advisory locks exist on POSIX only
     dataset = open_celeba(celeba.path)
-    folder = cache_folder(dataset, 64, "lanczos")
+    folder = cache_folder(dataset, 64)
     folder.mkdir(parents=True)
     with open(folder / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -217,7 +217,7 @@ def test_a_disk_full_while_writing_keeps_the_finished_images_and_the_next_run_fi
 
     with pytest.raises(Stop):
         prepare(celeba, 128, workers=1, on_progress=stop)
-    folder = cache_folder(celeba, 128, "lanczos")
+    folder = cache_folder(celeba, 128)
     before = np.fromfile(folder / "status.bin", dtype=np.uint8)
     result = prepare_on_a_full_disk(written, 3_000_000)  # images.npy is 5.9 MB
     assert result.returncode == 2, result.stderr
@@ -233,7 +233,7 @@ def test_a_disk_full_while_writing_keeps_the_finished_images_and_the_next_run_fi
     ("size", "resize", "reason"),
     [
         (100, "lanczos", "size must be one of 64, 128, 256"),
-        (64, "bicubic", "resize must be one of lanczos, area"),
+        (64, "bicubic", "resize must be one of auto, area, lanczos"),
     ],
 )
 def test_bad_size_or_filter(celeba: WrittenCelebA, size: int, resize: str, reason: str) -> None:

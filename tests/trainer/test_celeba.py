@@ -60,7 +60,11 @@ def test_square_and_scaled_images_use_the_same_crop() -> None:
     whole = preprocess_image(_png(np.ascontiguousarray(crop)), 64)
     assert np.array_equal(whole, preprocess_image(_png(smooth), 64))
     double = np.asarray(Image.fromarray(smooth).resize((356, 436), Image.Resampling.NEAREST))
-    assert np.abs(preprocess_image(_png(double), 64).astype(int) - whole).max() <= 2
+    doubled, single = (
+        preprocess_image(_png(double), 64, "lanczos"),
+        preprocess_image(_png(smooth), 64, "lanczos"),
+    )
+    assert np.abs(doubled.astype(int) - single).max() <= 2
 
 
 @pytest.mark.parametrize(
@@ -256,3 +260,13 @@ def _png(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "PNG")
     return out.getvalue()
+
+
+def test_auto_filter_shrinks_with_area_and_enlarges_with_lanczos(celeba: WrittenCelebA) -> None:
+    data = celeba.images[celeba.names[0]]
+    for size, meant, other in ((64, "area", "lanczos"), (128, "area", "lanczos"), (256, "lanczos", "area")):
+        auto = preprocess_image(data, size)
+        assert np.array_equal(auto, preprocess_image(data, size, meant))
+        assert not np.array_equal(auto, preprocess_image(data, size, other))
+    with pytest.raises(ValueError, match="resize must be one of auto, area, lanczos, not 'cubic'"):
+        preprocess_image(data, 64, "cubic")
