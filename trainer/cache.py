@@ -30,6 +30,7 @@ import re
 import shutil
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -146,7 +147,7 @@ def open_cache(path: str | Path) -> PreparedData:
         images = np.load(path / "images.npy", mmap_mode="r", allow_pickle=False)
         status = np.fromfile(path / "status.bin", dtype=np.uint8)
         template = validate_template(info["template"], size)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
         raise _damaged(path, str(e)) from None
     shapes_ok = (
         images.shape == (count, size, size, 3)
@@ -362,6 +363,7 @@ def prepare(
             return open_cache(folder)
         except DatasetError as e:
             warnings.warn(f"{e}; rebuilding it", DatasetWarning, stacklevel=2)
+            _clear(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -13,7 +13,7 @@ import pytest
 from fader_studio.core.errors import DatasetError
 from tests.trainer.conftest import WrittenCelebA, write_celeba
 from trainer.cache import DONE, TODO, cache_folder, open_cache, prepare
-from trainer.celeba import DatasetWarning, open_celeba, preprocess_image
+from trainer.celeba import CelebA, DatasetWarning, open_celeba, preprocess_image
 
 
 def expected_pixels(written: WrittenCelebA, size: int, resize: str = "auto") -> np.ndarray:
@@ -62,19 +62,22 @@ class Stop(Exception):
     pass
 
 
-def test_an_interrupted_build_resumes_where_it_stopped(tmp_path: Path) -> None:
-    written = write_celeba(tmp_path / "d", 300)
-    celeba = open_celeba(written.path)
-    seen: list[int] = []
+def stop_after_first_chunk(celeba: CelebA, size: int) -> Path:
+    """Start building the cache of ``celeba`` and stop it once a chunk is on disk; its folder."""
 
-    def stop_after_first_chunk(done: int, total: int) -> None:
-        seen.append(done)
+    def stop(done: int, total: int) -> None:
         if done > 0:
             raise Stop
 
     with pytest.raises(Stop):
-        prepare(celeba, 64, workers=1, on_progress=stop_after_first_chunk)
-    folder = cache_folder(celeba, 64)
+        prepare(celeba, size, workers=1, on_progress=stop)
+    return cache_folder(celeba, size)
+
+
+def test_an_interrupted_build_resumes_where_it_stopped(tmp_path: Path) -> None:
+    written = write_celeba(tmp_path / "d", 300)
+    celeba = open_celeba(written.path)
+    folder = stop_after_first_chunk(celeba, 64)
     status = np.fromfile(folder / "status.bin", dtype=np.uint8)
     finished = int(np.count_nonzero(status == DONE))
     assert 0 < finished < 300 and np.count_nonzero(status == TODO) == 300 - finished
@@ -146,14 +149,20 @@ def test_a_dataset_with_no_usable_image_is_an_error(celeba: WrittenCelebA) -> No
     assert not (cache_folder(open_celeba(celeba.path), 64) / "cache.json").exists()
 
 
-def test_a_damaged_cache_is_rebuilt(celeba: WrittenCelebA) -> None:
+@pytest.mark.parametrize("damage", ["truncated-images", "garbled-table", "garbled-info"])
+def test_a_damaged_cache_is_rebuilt(celeba: WrittenCelebA, damage: str) -> None:
     data = prepare(open_celeba(celeba.path), 64, workers=1)
-    images = data.path / "images.npy"
+    folder = data.path
     del data
-    with open(images, "r+b") as f:
-        f.truncate(images.stat().st_size // 2)
+    if damage == "truncated-images":
+        with open(folder / "images.npy", "r+b") as f:
+            f.truncate((folder / "images.npy").stat().st_size // 2)
+    elif damage == "garbled-table":
+        (folder / "table.npz").write_bytes(b"PK\x03\x04" + bytes(100))
+    else:
+        (folder / "cache.json").write_text('{"format": "fader-studio-cache/1", "size": 64')
     with pytest.raises(DatasetError, match="damaged dataset cache"):
-        open_cache(images.parent)
+        open_cache(folder)
     with pytest.warns(DatasetWarning, match="damaged dataset cache .*; rebuilding it"):
         rebuilt = prepare(open_celeba(celeba.path), 64, workers=1)
     np.testing.assert_array_equal(rebuilt.images, expected_pixels(celeba, 64))
@@ -210,14 +219,7 @@ def test_a_disk_full_while_writing_keeps_the_finished_images_and_the_next_run_fi
 ) -> None:
     written = write_celeba(tmp_path / "d", 120)
     celeba = open_celeba(written.path)
-
-    def stop(done: int, total: int) -> None:
-        if done > 0:
-            raise Stop
-
-    with pytest.raises(Stop):
-        prepare(celeba, 128, workers=1, on_progress=stop)
-    folder = cache_folder(celeba, 128)
+    folder = stop_after_first_chunk(celeba, 128)
     before = np.fromfile(folder / "status.bin", dtype=np.uint8)
     result = prepare_on_a_full_disk(written, 3_000_000)  # images.npy is 5.9 MB
     assert result.returncode == 2, result.stderr
