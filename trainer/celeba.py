@@ -95,7 +95,8 @@ def preprocess_image(data: bytes, size: int, resize: str = "auto") -> np.ndarray
                         f"not an aligned face image ({width}×{height}; expected 178×218 or square)"
                     )
                 image.load()
-                crop = image.convert("RGB").crop(tuple(round(v) for v in box))
+                rgb = image if image.mode == "RGB" else image.convert("RGB")
+                crop = rgb.crop(tuple(round(v) for v in box))
             return np.asarray(crop.resize((size, size), RESAMPLING[resize_filter(resize, size)]))
     except BadImage:
         raise

@@ -14,7 +14,7 @@ from fader_studio.core.attributes import CELEBA_ATTRIBUTES
 from fader_studio.core.errors import DatasetError
 from fader_studio.core.template import default_template, to_crop
 from tests.trainer.conftest import LAYOUTS, WrittenCelebA, jpeg_bytes, write_celeba
-from trainer.celeba import BadImage, DatasetWarning, ZipImages, open_celeba, preprocess_image
+from trainer.celeba import BadImage, DatasetWarning, FolderImages, ZipImages, open_celeba, preprocess_image
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -270,3 +270,12 @@ def test_auto_filter_shrinks_with_area_and_enlarges_with_lanczos(celeba: Written
         assert not np.array_equal(auto, preprocess_image(data, size, other))
     with pytest.raises(ValueError, match="resize must be one of auto, area, lanczos, not 'cubic'"):
         preprocess_image(data, 64, "cubic")
+
+
+def test_an_image_folder_that_cannot_be_listed_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "img_align_celeba"
+    not_a_folder.write_text("a file where the image folder should be")
+    with pytest.raises(
+        DatasetError, match=r"img_align_celeba: cannot read the image folder \(Not a directory\)"
+    ):
+        FolderImages(not_a_folder).list()
