@@ -43,7 +43,7 @@ from PIL import Image
 
 from fader_studio.core.atomic import atomic_write_bytes
 from fader_studio.core.errors import DatasetError
-from fader_studio.core.template import Points, validate_template
+from fader_studio.core.template import IMAGE_SIZES, Points, validate_template
 from trainer.celeba import (
     PREPROCESS_VERSION,
     SPLITS,
@@ -58,7 +58,6 @@ from trainer.celeba import (
 #: Environment variable that overrides where caches are kept.
 CACHE_ENV = "FADER_STUDIO_CACHE_DIR"
 FORMAT = "fader-studio-cache/1"
-SIZES = (64, 128, 256)
 
 TODO, DONE, UNUSABLE = 0, 1, 2
 #: Bytes of images one worker task writes (the last chunk may be smaller).
@@ -351,8 +350,8 @@ def prepare(
     for any reason, the images written so far are kept and the next call goes
     on from there. Warns with :class:`DatasetWarning` about unusable images.
     """
-    if size not in SIZES:
-        raise DatasetError(celeba.path, f"size must be one of {', '.join(map(str, SIZES))}, not {size}")
+    if size not in IMAGE_SIZES:
+        raise DatasetError(celeba.path, f"size must be one of {', '.join(map(str, IMAGE_SIZES))}, not {size}")
     try:
         resize = resize_filter(resize, size)
     except ValueError as e:

@@ -394,18 +394,6 @@ class CelebA:
         """How many images each split has."""
         return {split: int(np.count_nonzero(self.partition == code)) for split, code in SPLITS.items()}
 
-    def attribute_indices(self, names: list[str] | tuple[str, ...]) -> list[int]:
-        """Column indices of attributes ``names``; a clear error for an unknown one."""
-        indices = []
-        for name in names:
-            if name not in self.attribute_names:
-                raise DatasetError(
-                    self.layout.attributes,
-                    f"unknown attribute {name!r}; valid: {', '.join(self.attribute_names)}",
-                )
-            indices.append(self.attribute_names.index(name))
-        return indices
-
     def template(self, image_size: int, source_size: tuple[int, int] = (178, 218)) -> Points:
         """The alignment template of an S×S model trained on this dataset, in crop coordinates.
 

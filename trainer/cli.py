@@ -54,14 +54,14 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of every command that reads a dataset through the cache."""
-    from trainer.cache import SIZES
+    from fader_studio.core.template import IMAGE_SIZES
     from trainer.celeba import RESIZE_CHOICES
 
     group = parser.add_argument_group("dataset cache")
     group.add_argument(
         "--size",
         type=int,
-        choices=SIZES,
+        choices=IMAGE_SIZES,
         default=128,
         help="image size S of the S×S crops (default: %(default)s)",
     )

@@ -26,7 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-SUPPORTED_SIZES = (64, 128, 256)
+from fader_studio.core.template import IMAGE_SIZES
+
 NORMALIZATIONS = ("batch", "instance")
 
 
@@ -53,8 +54,8 @@ class NetworkConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
-        if self.image_size not in SUPPORTED_SIZES:
-            raise ValueError(f"image_size must be one of {SUPPORTED_SIZES}, got {self.image_size}")
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
         max_layers = int(math.log2(self.image_size)) - 1
         if self.n_layers == 0:
             object.__setattr__(self, "n_layers", max_layers)

@@ -12,6 +12,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+#: The sizes S of the S×S crops that models work on (the paper: 256; 64 and 128 for smaller machines).
+IMAGE_SIZES = (64, 128, 256)
+
 #: CelebA's aligned image and the paper's crop of it.
 CELEBA_WIDTH, CELEBA_HEIGHT = 178, 218
 CROP_TOP, CROP_SIZE = 20, 178

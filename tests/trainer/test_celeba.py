@@ -146,13 +146,6 @@ def test_the_fingerprint_changes_with_labels_and_images(celeba: WrittenCelebA) -
     assert len({first, second, open_celeba(celeba.path).fingerprint}) == 3
 
 
-def test_unknown_attribute_lists_the_valid_ones(celeba: WrittenCelebA) -> None:
-    data = open_celeba(celeba.path)
-    assert data.attribute_indices(["Smiling", "Eyeglasses"]) == [31, 15]
-    with pytest.raises(DatasetError, match="unknown attribute 'Glasses'; valid: 5_o_Clock_Shadow, .*Young$"):
-        data.attribute_indices(["Glasses"])
-
-
 def _replace_line(path: Path, number: int, text: str) -> None:
     lines = path.read_text().splitlines()
     lines[number - 1] = text
