@@ -43,6 +43,7 @@ from PIL import Image
 
 from fader_studio.core.atomic import atomic_write_bytes
 from fader_studio.core.errors import DatasetError
+from fader_studio.core.imageio import resize_filter
 from fader_studio.core.template import IMAGE_SIZES, Points, validate_template
 from trainer.celeba import (
     PREPROCESS_VERSION,
@@ -52,7 +53,6 @@ from trainer.celeba import (
     DatasetWarning,
     ImageSource,
     preprocess_image,
-    resize_filter,
 )
 
 #: Environment variable that overrides where caches are kept.

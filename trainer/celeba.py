@@ -27,7 +27,8 @@ import numpy as np
 from PIL import Image
 
 from fader_studio.core.errors import DatasetError
-from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, CROP_SIZE, Points, crop_box, to_crop
+from fader_studio.core.imageio import paper_crop
+from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, Points, crop_box, to_crop
 
 ATTRIBUTE_FILE = "list_attr_celeba.txt"
 PARTITION_FILE = "list_eval_partition.txt"
@@ -43,10 +44,6 @@ STANDARD_SPLIT_ENDS = (162_770, 182_637)
 #: How many images CelebA has; the standard split's proportions.
 CELEBA_COUNT = 202_599
 
-#: Resampling filters: a box (area) filter and Lanczos. "auto" shrinks with the first and
-#: enlarges with the second, as the official preprocessing does (INTER_AREA / INTER_LANCZOS4).
-RESAMPLING = {"area": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
-RESIZE_CHOICES = ("auto", *RESAMPLING)
 #: Aligned face images larger than this are refused before decoding.
 MAX_SOURCE_PIXELS = 4096 * 4096
 
@@ -65,15 +62,6 @@ class BadImage(ValueError):
 # --------------------------------------------------------------------------- images
 
 
-def resize_filter(resize: str, size: int) -> str:
-    """The filter that ``resize`` means at ``size``: "auto" is "area" below 178 px, "lanczos" above."""
-    if resize == "auto":
-        return "area" if size < CROP_SIZE else "lanczos"
-    if resize not in RESAMPLING:
-        raise ValueError(f"resize must be one of {', '.join(RESIZE_CHOICES)}, not {resize!r}")
-    return resize
-
-
 def preprocess_image(data: bytes, size: int, resize: str = "auto") -> np.ndarray:
     """Decode an aligned face image and return the paper's crop at ``size``: ``(S, S, 3)`` uint8 RGB.
 
@@ -89,15 +77,12 @@ def preprocess_image(data: bytes, size: int, resize: str = "auto") -> np.ndarray
                 width, height = image.size
                 if width * height > MAX_SOURCE_PIXELS:
                     raise BadImage(f"too large for an aligned face ({width}×{height})")
-                box = crop_box(width, height)
-                if box is None:
+                if crop_box(width, height) is None:
                     raise BadImage(
                         f"not an aligned face image ({width}×{height}; expected 178×218 or square)"
                     )
                 image.load()
-                rgb = image if image.mode == "RGB" else image.convert("RGB")
-                crop = rgb.crop(tuple(round(v) for v in box))
-            return np.asarray(crop.resize((size, size), RESAMPLING[resize_filter(resize, size)]))
+                return paper_crop(image, size, resize)
     except BadImage:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:

@@ -54,8 +54,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of every command that reads a dataset through the cache."""
+    from fader_studio.core.imageio import RESIZE_CHOICES
     from fader_studio.core.template import IMAGE_SIZES
-    from trainer.celeba import RESIZE_CHOICES
 
     group = parser.add_argument_group("dataset cache")
     group.add_argument(

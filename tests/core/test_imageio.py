@@ -1,0 +1,174 @@
+"""Loading photos of every kind upright as RGB, refusing bad ones, exporting safely."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fader_studio.core.errors import ImageError
+from fader_studio.core.imageio import load_image, save_image
+
+# A 30×20 image, not symmetric, so a wrong rotation or flip shows.
+ARROW = np.zeros((20, 30, 3), np.uint8)
+ARROW[:, :, 0] = np.arange(30)[None, :] * 8  # red grows to the right
+ARROW[:, :, 1] = np.arange(20)[:, None] * 12  # green grows downwards
+
+
+def save(image: Image.Image, path: Path, fmt: str | None = None, **options: object) -> Path:
+    image.save(path, fmt, **options)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tiff", ".bmp"])
+def test_every_format_loads_as_rgb(tmp_path: Path, suffix: str) -> None:
+    quality = {"quality": 100} if suffix in (".jpg", ".webp") else {}
+    photo = load_image(save(Image.fromarray(ARROW), tmp_path / f"arrow{suffix}", **quality))
+    assert photo.pixels.shape == (20, 30, 3) and photo.pixels.dtype == np.uint8
+    assert np.abs(photo.pixels.astype(int) - ARROW).mean() < 4
+    assert photo.size == (30, 20) and photo.alpha is None
+
+
+@pytest.mark.parametrize(("orientation", "turn"), [(1, 0), (3, 2), (6, -1), (8, 1)])
+def test_exif_orientation_is_applied(tmp_path: Path, orientation: int, turn: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = save(Image.fromarray(ARROW), tmp_path / "phone.jpg", quality=100, exif=exif)
+    photo = load_image(path)
+    expected = np.rot90(ARROW, turn)
+    assert photo.pixels.shape == expected.shape
+    assert np.abs(photo.pixels.astype(int) - expected).mean() < 4
+    assert Image.open(io.BytesIO(_saved(photo))).getexif().get(0x0112, 1) == 1  # not rotated twice
+
+
+def _saved(photo) -> bytes:  # noqa: ANN001
+    out = io.BytesIO()
+    Image.fromarray(photo.pixels).save(out, "JPEG", exif=photo.exif or b"")
+    return out.getvalue()
+
+
+def test_grayscale_16_bit_palette_and_cmyk_convert_correctly(tmp_path: Path) -> None:
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert np.array_equal(load_image(save(Image.fromarray(gray), tmp_path / "g.png")).pixels[:, :, 1], gray)
+    deep = (gray.astype(np.uint16) * 257).astype(np.uint16)
+    photo16 = load_image(save(Image.fromarray(deep), tmp_path / "g16.png"))
+    assert np.array_equal(photo16.pixels[:, :, 0], gray)
+    palette = Image.fromarray(ARROW).quantize(16)
+    assert np.abs(load_image(save(palette, tmp_path / "p.png")).pixels.astype(int) - ARROW).mean() < 12
+    cmyk = Image.fromarray(ARROW).convert("CMYK")
+    assert (
+        np.abs(load_image(save(cmyk, tmp_path / "c.jpg", quality=100)).pixels.astype(int) - ARROW).mean() < 6
+    )
+
+
+def test_alpha_is_kept_aside_and_exported_again(tmp_path: Path) -> None:
+    rgba = np.dstack([ARROW, np.full((20, 30), 255, np.uint8)])
+    rgba[:5, :, 3] = 0
+    photo = load_image(save(Image.fromarray(rgba), tmp_path / "a.png"))
+    assert np.array_equal(photo.pixels, ARROW) and np.array_equal(photo.alpha, rgba[:, :, 3])
+    out = save_image(photo.pixels, tmp_path / "out.png", source=photo)
+    assert np.array_equal(np.asarray(Image.open(out)), rgba)
+    opaque = load_image(
+        save(Image.fromarray(np.dstack([ARROW, np.full((20, 30), 255, np.uint8)])), tmp_path / "o.png")
+    )
+    assert opaque.alpha is None
+
+
+def test_a_path_with_non_ascii_characters(tmp_path: Path) -> None:
+    folder = tmp_path / "Фото 写真 ü"
+    folder.mkdir()
+    photo = load_image(save(Image.fromarray(ARROW), folder / "été.png"))
+    assert np.array_equal(photo.pixels, ARROW)
+    assert save_image(photo.pixels, folder / "édité.png").exists()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares ``width``×``height`` but holds only a few bytes of pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(12_000, 10_000), (30_000, 30_000)])
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path: Path, width: int, height: int) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header_only(width, height))
+    with pytest.raises(ImageError) as error:
+        load_image(path)
+    message = str(error.value)
+    assert "megapixels" in message and "truncated" not in message  # refused before any decoding
+    assert message.startswith(f"{path}: ")
+
+
+def test_the_pixel_limit_is_a_setting(tmp_path: Path) -> None:
+    path = save(Image.fromarray(ARROW), tmp_path / "a.png")
+    with pytest.raises(ImageError, match=r"30×20 is 0 megapixels; the limit is 0"):
+        load_image(path, max_pixels=500)
+    assert load_image(path, max_pixels=600).size == (30, 20)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p / "missing.jpg", "no such file"),
+        (lambda p: p, "is a folder, not a photo"),
+        (lambda p: _write(p / "notes.jpg", b"just some text"), "not an image file Fader Studio can read"),
+        (lambda p: _write(p / "cut.jpg", _jpeg()[:600]), "cannot read this image"),
+        (lambda p: _write(p / "cut.png", png_header_only(40, 40)), "cannot read this image"),
+    ],
+    ids=["missing", "folder", "text", "truncated-jpeg", "truncated-png"],
+)
+def test_bad_files_give_one_line_errors(tmp_path: Path, make, reason: str) -> None:  # noqa: ANN001
+    with pytest.raises(ImageError, match=reason) as error:
+        load_image(make(tmp_path))
+    assert "\n" not in str(error.value)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_export_keeps_exif_and_icc_and_refuses_the_original(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"
+    icc = b"\0\0\0\x10fake icc profile"
+    path = save(Image.fromarray(ARROW), tmp_path / "in.jpg", quality=95, exif=exif, icc_profile=icc)
+    photo = load_image(path)
+    before = path.read_bytes()
+    with pytest.raises(ImageError, match="refusing to overwrite the original photo"):
+        save_image(photo.pixels, path, source=photo)
+    with pytest.raises(ImageError, match="refusing to overwrite the original photo"):
+        save_image(photo.pixels, tmp_path / "." / "in.jpg", source=photo)
+    assert path.read_bytes() == before
+    out = save_image(photo.pixels, tmp_path / "out.jpg", source=photo)
+    with Image.open(out) as saved:
+        assert saved.getexif()[0x010F] == "Camera Maker"
+        assert saved.info["icc_profile"] == icc
+
+
+def test_a_failed_export_leaves_no_file(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="cannot write"):
+        save_image(ARROW, tmp_path / "no such folder" / "out.png")
+    with pytest.raises(ImageError, match=r"cannot save as \.gif"):
+        save_image(ARROW, tmp_path / "out.gif")
+    assert list(tmp_path.iterdir()) == []
