@@ -126,8 +126,9 @@ def _edit(args: argparse.Namespace) -> int:
         document.set(None, values)
     else:
         if not args.face.isdigit() or not 1 <= int(args.face) <= count:
+            choices = "1" if count == 1 else f"1 to {count}"
             raise FaderStudioError(
-                f"--face {args.face}: {args.photo} has {count} face{'s' * (count != 1)}; use 1-{count} or all"
+                f"--face {args.face}: {args.photo} has {count} face{'s' * (count != 1)}; use {choices} or all"
             )
         document.set(int(args.face) - 1, values)
     out = save_image(document.render(), args.out, source=photo)

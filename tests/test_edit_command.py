@@ -76,5 +76,5 @@ def test_bad_values_and_faces_are_one_line_errors(tmp_path: Path, model_file: Pa
         result = edit(str(photo), "--model", str(model_file), "--set", value, "--out", str(out))
         assert result.returncode == 2 and reason in result.stderr, result.stderr
     result = edit(str(photo), "--model", str(model_file), "--face", "2", "--out", str(out))
-    assert result.returncode == 2 and "has 1 face; use 1-1 or all" in result.stderr
+    assert result.returncode == 2 and "has 1 face; use 1 or all" in result.stderr
     assert not out.exists()
