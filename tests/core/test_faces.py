@@ -88,7 +88,9 @@ def blurred(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(image.astype(np.float32), (0, 0), 3)
 
 
-@pytest.mark.parametrize(("angle", "scale"), [(10, 1.0), (-10, 1.6), (0, 0.7), (-35, 1.0)])
+@pytest.mark.parametrize(
+    ("angle", "scale"), [(10, 1.0), (20, 1.0), (-25, 1.6), (0, 0.7), (-35, 1.0), (30, 0.8)]
+)
 def test_rotated_and_scaled_copies_align_to_the_same_crop(
     detector: FaceDetector, astronaut: np.ndarray, angle: float, scale: float
 ) -> None:
