@@ -128,18 +128,9 @@ class FaceDetector:
             roll = _symmetry_roll(pixels, face.landmarks)
         if abs(roll) <= REFINE_ROLL:
             return face
-        centre = face.landmarks.mean(0)
-        scale = UPRIGHT_EYES / max(1.0, float(np.linalg.norm(face.landmarks[1] - face.landmarks[0])))
-        matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, scale)
-        matrix[:, 2] += UPRIGHT_VIEW / 2 - centre
-        region, to_view = _shrunk_region(pixels, matrix, UPRIGHT_VIEW)
-        view = cv2.warpAffine(
-            region,
-            to_view,
-            (UPRIGHT_VIEW, UPRIGHT_VIEW),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT_101,
-        )
+        eyes = max(1.0, float(np.linalg.norm(face.landmarks[1] - face.landmarks[0])))
+        matrix = _turn(face.landmarks.mean(0), roll, UPRIGHT_EYES / eyes, UPRIGHT_VIEW)
+        view = _warp(pixels, matrix, UPRIGHT_VIEW, cv2.INTER_LINEAR)
         self._detector.setInputSize((UPRIGHT_VIEW, UPRIGHT_VIEW))
         _, rows = self._detector.detect(np.ascontiguousarray(view[:, :, ::-1]))
         if rows is None:
@@ -166,12 +157,11 @@ def _symmetry_roll(pixels: np.ndarray, landmarks: np.ndarray) -> float:
     if patch.size == 0:
         return 0.0
     gray = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    local = (float(centre[0] - x0), float(centre[1] - y0))
+    local = centre - np.array([x0, y0], np.float64)
     scale = SYMMETRY_VIEW * 0.35 / eyes
     best, best_roll, upright = np.inf, 0.0, np.inf
     for roll in np.arange(-MAX_ROLL, MAX_ROLL + 1, 2.0):
-        matrix = cv2.getRotationMatrix2D(local, float(roll), scale)
-        matrix[:, 2] += SYMMETRY_VIEW / 2 - np.asarray(local)
+        matrix = _turn(local, float(roll), scale, SYMMETRY_VIEW)
         view = cv2.warpAffine(gray, matrix, (SYMMETRY_VIEW, SYMMETRY_VIEW), borderMode=cv2.BORDER_REFLECT_101)
         view -= cv2.GaussianBlur(view, (0, 0), SYMMETRY_VIEW / 8)  # edges, not lighting
         inside = np.abs(view[_SYMMETRY_MASK]).mean() + 1e-3
@@ -226,11 +216,22 @@ def align_face(pixels: np.ndarray, face: Face, template: Sequence[Sequence[float
         crop = paper_crop(Image.fromarray(pixels), size)
         return AlignedFace(face, crop, _celeba_matrix(size), direct=True)
     matrix = similarity_matrix(face.landmarks, template)
-    region, offset = _shrunk_region(pixels, matrix, size)
-    crop = cv2.warpAffine(
-        region, offset, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
+    return AlignedFace(face, _warp(pixels, matrix, size, cv2.INTER_CUBIC), matrix, direct=False)
+
+
+def _turn(centre: np.ndarray, roll: float, scale: float, view: int) -> np.ndarray:
+    """The (2, 3) matrix that turns by ``roll`` degrees and scales about ``centre``, into a view's middle."""
+    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, scale)
+    matrix[:, 2] += view / 2 - np.asarray(centre, np.float64)
+    return matrix
+
+
+def _warp(pixels: np.ndarray, matrix: np.ndarray, size: int, interpolation: int) -> np.ndarray:
+    """The S×S image that ``matrix`` maps the photo to, reflected at its borders, never aliased."""
+    region, to_view = _shrunk_region(pixels, matrix, size)
+    return cv2.warpAffine(
+        region, to_view, (size, size), flags=interpolation, borderMode=cv2.BORDER_REFLECT_101
     )
-    return AlignedFace(face, crop, matrix, direct=False)
 
 
 def _footprint(
