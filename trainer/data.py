@@ -1,11 +1,13 @@
 """Training batches from a prepared cache: float images in [-1, 1], attribute labels, samplers.
 
 The cache stays on disk; each batch is read from the memory map in index
-order, converted to float on the fly and (optionally) flipped left-right.
-:class:`BalancedSampler` draws every combination of the chosen attributes
-equally often (replication 000 found this helps with skewed attributes), and
-shards its draws across processes for multi-GPU training;
-:func:`make_loader` picks the sampler and builds the ``DataLoader``.
+order and converted to float on the fly. :class:`BalancedSampler` draws every
+combination of the chosen attributes equally often (replication 000 found
+this helps with skewed attributes). :func:`training_loader` streams the
+batches of steps ``start_step, start_step + 1, …``: the batch of a step, and
+its flips (:func:`flip_some`), depend only on the seed and the step, so a
+resumed run sees exactly the batches an uninterrupted one would. Both shard
+their draws across the processes of a multi-GPU run.
 """
 
 from __future__ import annotations
@@ -15,15 +17,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import (
-    DataLoader,
-    Dataset,
-    DistributedSampler,
-    RandomSampler,
-    Sampler,
-    SequentialSampler,
-)
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from fader_studio.core.attributes import AttributeSpec
 from fader_studio.core.errors import DatasetError
 from trainer.cache import PreparedData
 from trainer.celeba import DatasetWarning
@@ -41,23 +37,31 @@ class FaceDataset(Dataset[Batch]):
 
     Items are ``(image (3, S, S) float in [-1, 1], labels (n,) float 0/1)``;
     a ``DataLoader`` fetches whole batches at once through ``__getitems__``.
-    With ``flip``, each image is mirrored left-right with probability ½ (the
-    paper's augmentation; replication 000 found it hurt them, so it can be off).
     """
 
-    def __init__(
-        self, data: PreparedData, split: str, attributes: Sequence[str], *, flip: bool = True
-    ) -> None:
+    def __init__(self, data: PreparedData, split: str, attributes: Sequence[str]) -> None:
         columns = data.attribute_indices(attributes)
         self.indices = data.split_indices(split)
         if len(self.indices) == 0:
             raise DatasetError(data.path, f"no usable images in the {split} split")
+        self.split = split
         self.attributes = list(attributes)
         self.labels = torch.from_numpy(data.labels[self.indices][:, columns].astype(np.float32))
-        self.flip = flip
         self.image_size = data.size
         self._images_path = data.path / "images.npy"
         self._images: np.ndarray | None = None
+
+    def attribute_specs(self) -> tuple[AttributeSpec, ...]:
+        """The faders of a model trained on these images: each starts at its attribute's frequency here.
+
+        (The frequency is the best guess of a face's value without looking at
+        it; the app uses it when a model has no classifier.)
+        """
+        frequency = self.labels.mean(0).tolist()
+        return tuple(
+            AttributeSpec.for_name(name, default=round(f, 3))
+            for name, f in zip(self.attributes, frequency, strict=True)
+        )
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -80,11 +84,7 @@ class FaceDataset(Dataset[Batch]):
         order = np.argsort(rows, kind="stable")  # read the file forwards
         pixels = np.empty((len(rows), *self._images.shape[1:]), dtype=np.uint8)
         pixels[order] = self._images[rows[order]]
-        images = torch.from_numpy(pixels)
-        if self.flip:
-            mirrored = torch.rand(len(rows)) < 0.5
-            images[mirrored] = images[mirrored].flip(2)
-        return to_float(images), self.labels[positions]
+        return to_float(torch.from_numpy(pixels)), self.labels[positions]
 
 
 class BalancedSampler(Sampler[int]):
@@ -149,51 +149,82 @@ class BalancedSampler(Sampler[int]):
         return iter(epoch[self.rank :: self.num_replicas].tolist())
 
 
+class StepBatches(Sampler[list[int]]):
+    """The positions of this process's batch for each step from ``start_step`` on, forever.
+
+    Step ``s`` is batch ``s mod E`` of epoch ``s div E`` of ``epoch_sampler``
+    (``E`` whole batches per epoch; a last partial batch is dropped), whatever
+    step the iteration started from.
+    """
+
+    def __init__(
+        self, epoch_sampler: BalancedSampler | DistributedSampler, batch_size: int, start_step: int = 0
+    ):
+        self.sampler = epoch_sampler
+        self.batch_size = batch_size
+        self.start_step = start_step
+        self.steps_per_epoch = len(epoch_sampler) // batch_size
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"{len(epoch_sampler)} images per process are fewer than one batch of {batch_size}"
+            )
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch, position = divmod(self.start_step, self.steps_per_epoch)
+        while True:
+            self.sampler.set_epoch(epoch)
+            draws = list(self.sampler)
+            for i in range(position, self.steps_per_epoch):
+                yield draws[i * self.batch_size : (i + 1) * self.batch_size]
+            epoch, position = epoch + 1, 0
+
+
 def _as_is(batch: Batch) -> Batch:
     """The collate function: ``FaceDataset.__getitems__`` already makes the batch."""
     return batch
 
 
-def make_loader(
+def training_loader(
     dataset: FaceDataset,
     batch_size: int,
     *,
-    shuffle: bool = True,
+    start_step: int = 0,
     balanced: bool = False,
     seed: int = 0,
     num_workers: int = 0,
     num_replicas: int = 1,
     rank: int = 0,
-    drop_last: bool = True,
     pin_memory: bool = False,
 ) -> DataLoader:
-    """A ``DataLoader`` of ``(images, labels)`` batches over ``dataset``.
+    """An endless ``DataLoader`` of ``(images, labels)``: the batches of steps ``start_step``, … .
 
-    ``balanced`` draws attribute combinations equally (:class:`BalancedSampler`);
-    otherwise ``shuffle`` draws a random permutation per epoch. With
-    ``num_replicas`` > 1 (multi-GPU), each ``rank`` gets its own shard through
-    ``DistributedSampler`` or the balanced sampler's sharding; call
-    ``loader.sampler.set_epoch(epoch)`` each epoch. Deterministic for a ``seed``.
+    ``balanced`` draws attribute combinations equally (:class:`BalancedSampler`),
+    otherwise each epoch is a random permutation. With ``num_replicas`` > 1
+    (multi-GPU), each ``rank`` gets its own shard of every epoch.
+    Deterministic for a ``seed``; ``num_workers`` processes read ahead.
     """
-    sampler: Sampler[int]
+    epochs: BalancedSampler | DistributedSampler
     if balanced:
-        sampler = BalancedSampler(dataset.labels, seed=seed, num_replicas=num_replicas, rank=rank)
-    elif num_replicas > 1:
-        sampler = DistributedSampler(
-            dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
-        )
-    elif shuffle:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+        epochs = BalancedSampler(dataset.labels, seed=seed, num_replicas=num_replicas, rank=rank)
     else:
-        sampler = SequentialSampler(dataset)
+        epochs = DistributedSampler(dataset, num_replicas=num_replicas, rank=rank, seed=seed, drop_last=True)
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=sampler,
+        batch_sampler=StepBatches(epochs, batch_size, start_step),
         num_workers=num_workers,
         collate_fn=_as_is,
-        drop_last=drop_last,
         pin_memory=pin_memory,
         persistent_workers=num_workers > 0,
-        generator=torch.Generator().manual_seed(seed),
     )
+
+
+def flip_some(images: torch.Tensor, seed: int, step: int, rank: int = 0) -> torch.Tensor:
+    """Mirror each image left-right with probability ½ (the paper's augmentation).
+
+    The choice depends only on ``seed``, ``step`` and ``rank``, so a resumed
+    run flips the same images as an uninterrupted one.
+    """
+    state = np.random.SeedSequence([seed, step, rank]).generate_state(2)
+    generator = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+    mirrored = (torch.rand(len(images), generator=generator) < 0.5).to(images.device)
+    return torch.where(mirrored[:, None, None, None], images.flip(3), images)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from fader_studio.core.errors import DatasetError
 from tests.trainer.conftest import WrittenCelebA, write_celeba
 from trainer.cache import PreparedData, prepare
 from trainer.celeba import DatasetWarning, open_celeba
-from trainer.data import BalancedSampler, FaceDataset, make_loader
+from trainer.data import BalancedSampler, FaceDataset, flip_some, training_loader
 
 ATTRS = ["Eyeglasses", "Smiling", "Male"]
 
@@ -30,7 +32,7 @@ def as_float(pixels: np.ndarray) -> torch.Tensor:
 def test_a_batch_is_the_cached_pixels_as_floats_with_the_chosen_labels(
     data: PreparedData, celeba: WrittenCelebA
 ) -> None:
-    dataset = FaceDataset(data, "train", ATTRS, flip=False)
+    dataset = FaceDataset(data, "train", ATTRS)
     assert len(dataset) == 15
     positions = [7, 0, 3, 3]
     images, labels = dataset.__getitems__(positions)
@@ -50,18 +52,19 @@ def test_splits_hold_their_own_images(data: PreparedData) -> None:
     assert set.union(*seen) == set(range(24)) and sum(len(s) for s in seen) == 24
 
 
-def test_flip_mirrors_about_half_of_the_images(data: PreparedData) -> None:
-    torch.manual_seed(0)
-    dataset = FaceDataset(data, "train", ATTRS, flip=True)
-    original = as_float(np.asarray(data.images[dataset.indices]))
+def test_flip_mirrors_about_half_of_the_images_the_same_way_for_a_step(data: PreparedData) -> None:
+    original, _ = FaceDataset(data, "train", ATTRS).__getitems__(list(range(15)))
     flips = 0
-    for _ in range(20):
-        images, _ = dataset.__getitems__(list(range(15)))
+    for step in range(20):
+        images = flip_some(original, seed=1, step=step)
+        assert torch.equal(images, flip_some(original, seed=1, step=step))
         for image, plain in zip(images, original, strict=True):
             mirrored = torch.equal(image, plain.flip(2))
             assert mirrored or torch.equal(image, plain)
             flips += mirrored
     assert 100 < flips < 200  # of 300
+    choices = [flip_some(original, seed=1, step=0, rank=r) for r in range(2)] + [flip_some(original, 2, 0)]
+    assert not torch.equal(choices[0], choices[1]) and not torch.equal(choices[0], choices[2])
 
 
 def test_unknown_attribute_and_empty_split_are_clear_errors(tmp_path: Path) -> None:
@@ -122,38 +125,54 @@ def test_balanced_shards_split_one_epoch_between_ranks() -> None:
     assert shards[1] == whole[1::3]
 
 
-def test_loader_shards_for_multi_gpu_without_overlap(data: PreparedData) -> None:
-    dataset = FaceDataset(data, "train", ATTRS, flip=False)
-    shards = []
-    for rank in range(2):
-        loader = make_loader(dataset, 2, num_replicas=2, rank=rank, drop_last=False, seed=9)
-        loader.sampler.set_epoch(0)
-        shards.append(list(loader.sampler))
-        labels = torch.cat([batch_labels for _, batch_labels in loader])
-        assert torch.equal(labels, dataset.labels[shards[-1]])
-    assert len(shards[0]) == len(shards[1]) == 8  # 15 images, padded to 16
-    assert set(shards[0]) | set(shards[1]) == set(range(15))
-    assert len(set(shards[0]) & set(shards[1])) == 1  # only the padding repeats
+def steps(loader: DataLoader, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return list(itertools.islice(loader, count))
+
+
+def test_loader_shards_epochs_between_processes_without_overlap(data: PreparedData) -> None:
+    dataset = FaceDataset(data, "train", ATTRS)  # 15 images: 3 steps of 2 per rank, 1 left over
+    shards = [steps(training_loader(dataset, 2, num_replicas=2, rank=rank, seed=9), 3) for rank in range(2)]
+    labels = [torch.cat([lab for _, lab in shard]) for shard in shards]
+    images = [torch.cat([img for img, _ in shard]) for shard in shards]
+    rows = {tuple(image.flatten()[:64].tolist()) for shard in images for image in shard}
+    assert len(rows) == 12  # 12 distinct images, none seen by both ranks
+    for image, label in zip(torch.cat(images), torch.cat(labels), strict=True):
+        match = next(i for i in range(15) if torch.equal(dataset[i][0], image))
+        assert torch.equal(dataset.labels[match], label)
+
+
+def test_loader_resumes_at_any_step_with_the_same_batches(data: PreparedData) -> None:
+    dataset = FaceDataset(data, "train", ["Smiling"])
+    for balanced in (False, True):
+        whole = steps(training_loader(dataset, 4, seed=3, balanced=balanced), 10)  # 3 steps an epoch
+        resumed = steps(training_loader(dataset, 4, seed=3, balanced=balanced, start_step=4), 6)
+        for (a, la), (b, lb) in zip(whole[4:], resumed, strict=True):
+            assert torch.equal(a, b) and torch.equal(la, lb)
+        epochs = [torch.cat([img for img, _ in whole[i : i + 3]]) for i in (0, 3)]
+        assert not torch.equal(epochs[0], epochs[1])  # a new permutation each epoch
 
 
 def test_loader_workers_read_the_cache_themselves(data: PreparedData) -> None:
-    dataset = FaceDataset(data, "all", ATTRS, flip=False)
-    inline = list(make_loader(dataset, 5, shuffle=False, drop_last=False))
-    parallel = list(make_loader(dataset, 5, shuffle=False, drop_last=False, num_workers=2))
-    assert len(inline) == len(parallel) == 5
+    dataset = FaceDataset(data, "all", ATTRS)
+    inline = steps(training_loader(dataset, 5, seed=1), 6)
+    parallel = steps(training_loader(dataset, 5, seed=1, num_workers=2), 6)
     for (a, la), (b, lb) in zip(inline, parallel, strict=True):
         assert torch.equal(a, b) and torch.equal(la, lb)
-    torch.testing.assert_close(torch.cat([a for a, _ in inline]), as_float(np.asarray(data.images)))
+    everything = {tuple(image.flatten().tolist()) for image in as_float(np.asarray(data.images))}
+    first_epoch = [tuple(image.flatten().tolist()) for a, _ in inline[:4] for image in a]
+    assert len(set(first_epoch)) == 20 and set(first_epoch) <= everything  # 4 batches of 5, no repeats
 
 
 def test_loader_is_deterministic_for_a_seed(data: PreparedData) -> None:
-    dataset = FaceDataset(data, "train", ["Smiling"], flip=True)
-
-    def epoch(seed: int, balanced: bool) -> list[torch.Tensor]:
-        torch.manual_seed(0)
-        return [images for images, _ in make_loader(dataset, 4, seed=seed, balanced=balanced)]
-
+    dataset = FaceDataset(data, "train", ["Smiling"])
     for balanced in (False, True):
-        first, again, other = epoch(1, balanced), epoch(1, balanced), epoch(2, balanced)
-        assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-        assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+        first, again, other = (
+            steps(training_loader(dataset, 4, seed=s, balanced=balanced), 5) for s in (1, 1, 2)
+        )
+        assert all(torch.equal(a, b) for (a, _), (b, _) in zip(first, again, strict=True))
+        assert not all(torch.equal(a, b) for (a, _), (b, _) in zip(first, other, strict=True))
+
+
+def test_a_dataset_smaller_than_a_batch_is_a_clear_error(data: PreparedData) -> None:
+    with pytest.raises(ValueError, match="fewer than one batch of 32"):
+        training_loader(FaceDataset(data, "train", ATTRS), 32)
