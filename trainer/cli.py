@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,8 @@ from trainer import events
 from trainer.progress import MODES, ProgressReporter
 
 PROG = "fader-train"
+#: The image size of the paper (and of a new run unless told otherwise).
+DEFAULT_SIZE = 256
 
 
 def _positive_int(text: str) -> int:
@@ -45,26 +48,37 @@ def get_args_parser() -> argparse.ArgumentParser:
         "celeba", metavar="CELEBA", type=Path, help="a CelebA folder or img_align_celeba.zip"
     )
     _add_data_arguments(prepare)
-    prepare.add_argument(
-        "--progress", choices=MODES, default="bar", help="how to show progress (default: %(default)s)"
-    )
+    _add_progress_argument(prepare)
     prepare.set_defaults(run=run_prepare)
+    add_train_parser(commands)
+    add_classifier_parser(commands)
+    add_evaluate_parser(commands)
     return parser
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_progress_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        choices=MODES,
+        default="bar",
+        help="bar: a progress bar on stderr; json: one JSON event per line on stdout (default: bar)",
+    )
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, *, size: bool = True) -> None:
     """The options of every command that reads a dataset through the cache."""
     from fader_studio.core.imageio import RESIZE_CHOICES
     from fader_studio.core.template import IMAGE_SIZES
 
     group = parser.add_argument_group("dataset cache")
-    group.add_argument(
-        "--size",
-        type=int,
-        choices=IMAGE_SIZES,
-        default=128,
-        help="image size S of the S×S crops (default: %(default)s)",
-    )
+    if size:
+        group.add_argument(
+            "--size",
+            type=int,
+            choices=IMAGE_SIZES,
+            default=DEFAULT_SIZE,
+            help=f"image size S of the S×S crops (default: {DEFAULT_SIZE}, as the paper)",
+        )
     group.add_argument(
         "--resize",
         choices=RESIZE_CHOICES,
@@ -83,33 +97,31 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _data_options(args: argparse.Namespace, celeba: Path):  # noqa: ANN202 (keeps torch out of --help)
+    from trainer.train import DataOptions
+
+    return DataOptions(
+        celeba=celeba,
+        resize=args.resize,
+        workers=args.workers,
+        cache_dir=args.cache_dir,
+        loader_workers=getattr(args, "loader_workers", None),
+    )
+
+
 def run_prepare(args: argparse.Namespace) -> int:
     """``fader-train prepare``: build or finish the cache and print where it is."""
-    from trainer.cache import prepare
-    from trainer.celeba import open_celeba
-
     progress = ProgressReporter(args.progress, "prepare", f"prepare {args.size}px")
     with _warnings_to(progress, json=args.progress == "json"):
-        celeba = open_celeba(args.celeba)
         try:
-            data = prepare(
-                celeba,
-                args.size,
-                resize=args.resize,
-                workers=args.workers,
-                root=args.cache_dir,
-                on_progress=progress,
-            )
+            data = _prepared(args, args.size, progress)
         except KeyboardInterrupt:
-            progress.close()
             print(
                 f"{PROG}: interrupted after {progress.done} of {progress.total} images; "
                 "run the same command again to go on from there",
                 file=sys.stderr,
             )
             return 130
-        finally:
-            progress.close()
     info = data.info
     counts = info["split_counts"]
     summary = (
@@ -123,6 +135,374 @@ def run_prepare(args: argparse.Namespace) -> int:
     else:
         print(f"cache: {data.path}{'' if progress.total else ' (already prepared)'}\n{summary}")
     return 0
+
+
+# --------------------------------------------------------------------------- train, classifier, evaluate
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return names
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _add_architecture_arguments(parser: argparse.ArgumentParser, defaults) -> None:  # noqa: ANN001
+    group = parser.add_argument_group("architecture (the paper's unless told)")
+    group.add_argument("--n-layers", type=int, help="encoder blocks (default: down to a 2×2 latent)")
+    group.add_argument(
+        "--first-channels", type=int, help=f"channels of the first block (default: {defaults.first_channels})"
+    )
+    group.add_argument("--max-channels", type=int, help=f"channel cap (default: {defaults.max_channels})")
+    group.add_argument(
+        "--hidden",
+        type=int,
+        help=f"hidden units of the discriminator and classifier (default: {defaults.hidden})",
+    )
+    group.add_argument("--dropout", type=float, help=f"discriminator dropout (default: {defaults.dropout})")
+    group.add_argument(
+        "--normalization", choices=("batch", "instance"), help=f"(default: {defaults.normalization})"
+    )
+
+
+def add_train_parser(commands: argparse._SubParsersAction) -> None:
+    """``fader-train train``: every setting of :class:`trainer.config.TrainConfig` as a flag."""
+    from trainer.config import TrainConfig
+
+    d = TrainConfig(attributes=("Smiling",))
+    train = commands.add_parser(
+        "train",
+        help="train a Fader model (resumable; multi-GPU under torchrun)",
+        description="Train a Fader Network on a CelebA-format dataset. The run folder gets checkpoints, "
+        "sample grids, events.jsonl and best-recon.fader / best-swap.fader / last.fader models at every "
+        "evaluation. Ctrl+C (or SIGTERM) saves a checkpoint and stops; --resume continues exactly. "
+        "Multi-GPU: torchrun --nproc-per-node N -m trainer train ...",
+        argument_default=argparse.SUPPRESS,
+    )
+    train.add_argument("celeba", metavar="CELEBA", type=Path, help="a CelebA folder or img_align_celeba.zip")
+    train.add_argument(
+        "--attrs",
+        dest="attributes",
+        type=_names,
+        help="attributes to control, comma-separated (e.g. Smiling,Male)",
+    )
+    train.add_argument("--out", dest="run_dir", type=Path, required=True, help="the run folder")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        default=False,
+        help="continue the run in --out from its newest checkpoint",
+    )
+    train.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    _add_progress_argument(train)
+    _add_data_arguments(train, size=False)
+    train.add_argument(
+        "--size",
+        dest="image_size",
+        type=int,
+        choices=(64, 128, 256),
+        help=f"image size (default: {DEFAULT_SIZE}, as the paper)",
+    )
+    train.add_argument(
+        "--loader-workers",
+        type=_non_negative_int,
+        default=None,
+        help="processes reading batches ahead (default: 4 on a GPU, none on the CPU)",
+    )
+    _add_architecture_arguments(train, d)
+
+    opt = train.add_argument_group("optimisation (the paper's defaults)")
+    opt.add_argument("--batch-size", type=_positive_int, help=f"per process (default: {d.batch_size})")
+    opt.add_argument(
+        "--lr",
+        type=float,
+        help=f"Adam learning rate (default: {d.lr}, the official code's; the paper's text says 0.002)",
+    )
+    opt.add_argument("--beta1", type=float, help=f"Adam β1 (default: {d.beta1})")
+    opt.add_argument("--clip-grad", type=float, help=f"gradient norm clip (default: {d.clip_grad})")
+    opt.add_argument(
+        "--warmup-steps",
+        type=_non_negative_int,
+        help="linear learning-rate warm-up, for fine-tuning (default: 0)",
+    )
+    opt.add_argument(
+        "--lambda-e", type=float, help=f"weight λ_E of the adversarial loss (default: {d.lambda_e})"
+    )
+    opt.add_argument(
+        "--lambda-schedule",
+        type=_non_negative_int,
+        help=f"steps over which λ_E rises from 0 (default: {d.lambda_schedule})",
+    )
+    opt.add_argument(
+        "--dis-steps", type=_positive_int, help="latent discriminator updates per step (default: 1)"
+    )
+    opt.add_argument(
+        "--lambda-patch",
+        type=float,
+        help="weight of a PatchGAN discriminator in pixel space (default: 0, off)",
+    )
+    opt.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, help="mirror half the images (default: on)"
+    )
+    opt.add_argument(
+        "--balanced",
+        action=argparse.BooleanOptionalAction,
+        help="draw attribute combinations equally (default: off)",
+    )
+    opt.add_argument("--seed", type=int, help="random seed; a CPU run is repeatable (default: 0)")
+
+    tune = train.add_argument_group("fine-tuning")
+    tune.add_argument(
+        "--init-from", metavar="MODEL", help="start from this .fader model (may add attributes)"
+    )
+    tune.add_argument(
+        "--freeze",
+        type=_names,
+        help="parts not to train, comma-separated: encoder, decoder, encoder-N, decoder-N (first N blocks)",
+    )
+
+    clf = train.add_argument_group("classifier (swap accuracy; the app's starting fader values)")
+    clf.add_argument("--classifier", metavar="FILE", help="a .fader classifier (default: train one first)")
+    clf.add_argument(
+        "--classifier-steps",
+        type=_positive_int,
+        help="steps of the classifier trained when none is given (default: max-steps, within 100-3000)",
+    )
+
+    run = train.add_argument_group("run length, evaluation and checkpoints")
+    run.add_argument(
+        "--max-steps", type=_positive_int, help=f"steps to train in all (default: {d.max_steps})"
+    )
+    run.add_argument(
+        "--eval-every", type=_positive_int, help=f"steps between evaluations (default: {d.eval_every})"
+    )
+    run.add_argument(
+        "--eval-images", type=_positive_int, help=f"validation images evaluated (default: {d.eval_images})"
+    )
+    run.add_argument(
+        "--sample-faces", type=_positive_int, help=f"faces in sample grids (default: {d.sample_faces})"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        help=f"steps between checkpoints (default: every {d.checkpoint_minutes:g} minutes)",
+    )
+    run.add_argument(
+        "--checkpoint-minutes", type=float, help="minutes between checkpoints without --checkpoint-every"
+    )
+    run.add_argument(
+        "--keep-checkpoints", type=_positive_int, help=f"checkpoints kept (default: {d.keep_checkpoints})"
+    )
+    run.add_argument(
+        "--log-every", type=_positive_int, help=f"steps between step events (default: {d.log_every})"
+    )
+
+    speed = train.add_argument_group("speed (CUDA)")
+    speed.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        help="mixed precision, bfloat16 where supported (default: on)",
+    )
+    speed.add_argument(
+        "--channels-last", action=argparse.BooleanOptionalAction, help="channels-last layout (default: on)"
+    )
+    speed.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, help="torch.compile the networks (default: off)"
+    )
+    train.set_defaults(run=run_train)
+
+
+#: Options of ``train`` that are not :class:`TrainConfig` settings.
+_TRAIN_OPTIONS = {
+    "celeba",
+    "run_dir",
+    "resume",
+    "device",
+    "progress",
+    "resize",
+    "workers",
+    "cache_dir",
+    "loader_workers",
+    "command",
+    "run",
+}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``fader-train train``."""
+    from trainer.train import train
+
+    given = {k: v for k, v in vars(args).items() if k not in _TRAIN_OPTIONS}
+    if "attributes" not in given and not args.resume:
+        raise FaderStudioError("choose the attributes to train with --attrs (e.g. --attrs Smiling,Male)")
+    train(
+        given,
+        args.run_dir,
+        _data_options(args, args.celeba),
+        resume=args.resume,
+        progress=args.progress,
+        device=args.device,
+    )
+    return 0
+
+
+def add_classifier_parser(commands: argparse._SubParsersAction) -> None:
+    """``fader-train classifier``."""
+    from trainer.config import TrainConfig
+
+    d = TrainConfig(attributes=("Smiling",))
+    parser = commands.add_parser(
+        "classifier",
+        help="train the attribute classifier (for swap accuracy and the app's starting values)",
+        description="Train a classifier of the chosen attributes on the same crops and save it as a "
+        "classifier-only .fader file; prints its accuracy on test images.",
+    )
+    parser.add_argument("celeba", metavar="CELEBA", type=Path, help="a CelebA folder or img_align_celeba.zip")
+    parser.add_argument("--attrs", dest="attributes", type=_names, required=True, help="comma-separated")
+    parser.add_argument("--out", type=Path, required=True, help="the .fader file to write")
+    parser.add_argument(
+        "--steps", type=_positive_int, default=3000, help="training steps (default: %(default)s)"
+    )
+    parser.add_argument("--batch-size", type=_positive_int, default=32, help="(default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    _add_progress_argument(parser)
+    _add_data_arguments(parser)
+    _add_architecture_arguments(parser, d)
+    parser.set_defaults(run=run_classifier)
+
+
+def run_classifier(args: argparse.Namespace) -> int:
+    """``fader-train classifier``: train, save, print the test accuracy."""
+    from fader_studio.core.engine import choose_device
+    from fader_studio.core.modelfile import save_model
+    from fader_studio.core.network import NetworkConfig
+    from trainer.classifier import train_classifier
+
+    arch = {
+        k: getattr(args, k)
+        for k in ("n_layers", "first_channels", "max_channels", "hidden", "dropout", "normalization")
+    }
+    try:
+        network = NetworkConfig(image_size=args.size, **{k: v for k, v in arch.items() if v is not None})
+    except ValueError as e:
+        raise FaderStudioError(f"bad settings: {e}") from None
+    if args.out.exists() and args.out.is_dir():
+        raise FaderStudioError(f"{args.out} is a folder; give a file name such as classifier.fader")
+    device = choose_device(args.device)
+    progress = ProgressReporter(args.progress, "prepare", f"prepare {args.size}px")
+    with _warnings_to(progress, json=args.progress == "json"):
+        data = _prepared(args, args.size, progress)
+        steps = ProgressReporter(args.progress, "classifier", "classifier")
+        try:
+            model = train_classifier(
+                data,
+                args.attributes,
+                network,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                seed=args.seed,
+                device=device,
+                on_step=lambda step, total, loss: steps(step, total),
+            )
+        finally:
+            steps.close()
+    save_model(model, args.out)
+    metrics = model.training["metrics"]
+    if args.progress == "json":
+        events.emit(sys.stdout, "done", path=str(args.out), **metrics)
+    else:
+        print(f"saved {args.out}; accuracy on {metrics['split']} images:")
+        for name, value in metrics["accuracy"].items():
+            print(f"  {name}: {value:.1%}")
+    return 0
+
+
+def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    """``fader-train evaluate``."""
+    parser = commands.add_parser(
+        "evaluate",
+        help="measure a model: reconstruction error and swap accuracy",
+        description="Evaluate a .fader model on a CelebA-format dataset: reconstruction MSE and PSNR, and, "
+        "with a classifier (the model's own or --classifier), swap accuracy per attribute. Prints JSON.",
+    )
+    parser.add_argument("model", metavar="MODEL", type=Path, help="the .fader model")
+    parser.add_argument("--data", dest="celeba", type=Path, required=True, help="a CelebA folder or zip")
+    parser.add_argument(
+        "--classifier", type=Path, default=None, help="a .fader classifier (default: the model's)"
+    )
+    parser.add_argument(
+        "--split", choices=("val", "test", "train"), default="test", help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--images", type=_positive_int, default=2000, help="images evaluated (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--json", dest="json_out", type=Path, default=None, help="also write the metrics here"
+    )
+    parser.add_argument("--samples", type=Path, default=None, help="write a PNG grid of sample faces here")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    _add_data_arguments(parser, size=False)
+    parser.set_defaults(run=run_evaluate, progress="none")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``fader-train evaluate``: print the metrics as JSON (and write them, and samples, if asked)."""
+    from fader_studio.core.atomic import atomic_write_bytes
+    from fader_studio.core.engine import choose_device
+    from fader_studio.core.modelfile import load_model
+    from trainer.evaluation import evaluate_model
+
+    device = choose_device(args.device)
+    model = load_model(args.model, device)
+    classifier = None if args.classifier is None else load_model(args.classifier)
+    progress = ProgressReporter("bar", "prepare", f"prepare {model.image_size}px")
+    with _warnings_to(progress, json=False):
+        data = _prepared(args, model.image_size, progress)
+        metrics = evaluate_model(
+            model,
+            data,
+            classifier=classifier,
+            split=args.split,
+            images=args.images,
+            samples=args.samples,
+            device=device,
+        )
+    metrics = {"model": str(args.model), **metrics}
+    text = json.dumps(metrics, indent=1)
+    if args.json_out is not None:
+        atomic_write_bytes(
+            args.json_out, text.encode() + b"\n", error=lambda r: FaderStudioError(f"{args.json_out}: {r}")
+        )
+    print(text)
+    return 0
+
+
+def _prepared(args: argparse.Namespace, size: int, progress: ProgressReporter):  # noqa: ANN202
+    """The cache of ``args.celeba`` at ``size`` (built now if needed, with ``progress``)."""
+    from trainer.cache import prepare
+    from trainer.celeba import open_celeba
+
+    try:
+        return prepare(
+            open_celeba(args.celeba),
+            size,
+            resize=args.resize,
+            workers=args.workers,
+            root=args.cache_dir,
+            on_progress=progress,
+        )
+    finally:
+        progress.close()
 
 
 @contextlib.contextmanager
@@ -146,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except FaderStudioError as e:
-        if getattr(args, "progress", None) == "json":
+        if getattr(args, "progress", None) == "json" and not getattr(e, "reported", False):
             events.emit(sys.stdout, "error", message=str(e))
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.exit_code

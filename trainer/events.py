@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 
-def emit(stream: TextIO, event: str, **fields: Any) -> None:
-    """Write one event line to ``stream`` and flush it, so a reading process sees it at once."""
-    stream.write(json.dumps({"event": event, "time": round(time.time(), 3), **fields}) + "\n")
-    stream.flush()
+def emit(stream: TextIO | Sequence[TextIO], event: str, **fields: Any) -> None:
+    """Write one event line to ``stream`` (or to each of several) and flush it at once."""
+    line = json.dumps({"event": event, "time": round(time.time(), 3), **fields}, allow_nan=False) + "\n"
+    for out in [stream] if hasattr(stream, "write") else stream:
+        out.write(line)
+        out.flush()

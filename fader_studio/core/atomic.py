@@ -30,10 +30,10 @@ def atomic_write_bytes(path: Path, data: bytes, error: Callable[[str], Exception
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise error(f"cannot write: {e.strerror or e}") from e
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make the rename itself durable where the platform allows it."""
     try:
         fd = os.open(directory, os.O_RDONLY)

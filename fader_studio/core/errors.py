@@ -48,3 +48,9 @@ class DatasetError(FaderStudioError):
 
 class DeviceError(FaderStudioError):
     """A requested compute device (``cuda``, ``mps``, ...) is not available."""
+
+
+class TrainingError(FaderStudioError):
+    """A training run that cannot go on: it diverged, or the GPU ran out of memory."""
+
+    exit_code = 1

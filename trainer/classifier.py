@@ -1,0 +1,128 @@
+"""The attribute classifier: trained on the same crops, stored in ``.fader`` files.
+
+It measures swap accuracy while a Fader model trains, and in the app it
+estimates each fader's starting value for a new photo (a user's photo has no
+labels). A classifier-only ``.fader`` file holds just it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fader_studio.core.errors import FaderStudioError, TrainingError
+from fader_studio.core.modelfile import FaderModel
+from fader_studio.core.network import Classifier, NetworkConfig
+from trainer.cache import PreparedData
+from trainer.data import FaceDataset, flip_some, training_loader
+from trainer.evaluation import EVAL_BATCH, EvalMode, evaluation_images
+
+#: Test images used to report a classifier's accuracy.
+TEST_IMAGES = 2000
+#: Steps of a classifier trained automatically for a Fader run: enough for
+#: the visible attributes, quick for tiny runs.
+AUTO_STEPS = (100, 3000)
+
+StepCallback = Callable[[int, int, float], None]
+
+
+def auto_classifier_steps(max_steps: int) -> int:
+    """How long a Fader run of ``max_steps`` trains its own classifier (as long, within bounds)."""
+    return min(max(max_steps, AUTO_STEPS[0]), AUTO_STEPS[1])
+
+
+def train_classifier(
+    data: PreparedData,
+    attributes: Sequence[str],
+    network: NetworkConfig,
+    *,
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 2e-4,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    on_step: StepCallback | None = None,
+) -> FaderModel:
+    """Train a classifier of ``attributes`` on the training split for ``steps`` batches.
+
+    Adam (β1 0.5) on binary cross-entropy, with flips. The result is a
+    classifier-only model whose ``training`` metadata carries its accuracy
+    per attribute on test images. ``on_step(step, steps, loss)`` is called
+    after every step.
+    """
+    device = torch.device(device)
+    dataset = FaceDataset(data, "train", attributes)
+    torch.manual_seed(seed)
+    model = FaderModel.create(
+        network,
+        dataset.attribute_specs(),
+        autoencoder=False,
+        classifier_config=network,
+        template=data.template,
+    )
+    classifier = model.classifier.to(device).train()
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr, betas=(0.5, 0.999))
+    batches = training_loader(dataset, min(batch_size, len(dataset)), seed=seed)
+    for step, (images, labels) in enumerate(itertools.islice(batches, steps)):
+        images = flip_some(images.to(device), seed, step)
+        loss = F.binary_cross_entropy_with_logits(classifier(images), labels.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingError(f"the classifier's training diverged at step {step + 1}; try a lower --lr")
+        if on_step is not None:
+            on_step(step + 1, steps, value)
+    test, positions = evaluation_images(data, attributes, TEST_IMAGES, split="test")
+    model.training = {
+        "kind": "classifier",
+        "data": str(data.info.get("source", data.path)),
+        "steps": steps,
+        "batch_size": batch_size,
+        "metrics": {
+            "split": test.split,
+            "accuracy": classifier_accuracy(classifier, test, positions, device),
+        },
+    }
+    return model.to("cpu").eval()
+
+
+def classifier_accuracy(
+    classifier: Classifier, dataset: FaceDataset, positions: np.ndarray, device: torch.device
+) -> dict[str, float]:
+    """The fraction of ``positions`` whose label the classifier gets right, per attribute."""
+    right = torch.zeros(len(dataset.attributes), dtype=torch.long)
+    with EvalMode(classifier):
+        for start in range(0, len(positions), EVAL_BATCH):
+            images, labels = dataset.__getitems__(positions[start : start + EVAL_BATCH])
+            right += ((classifier(images.to(device)) > 0).cpu() == (labels > 0.5)).sum(0)
+    return {n: round(int(r) / len(positions), 4) for n, r in zip(dataset.attributes, right, strict=True)}
+
+
+def classifier_for(model: FaderModel, attributes: Sequence[str], image_size: int) -> Classifier:
+    """``model``'s classifier, reduced to ``attributes`` in that order (a copy on the CPU).
+
+    Raises :class:`FaderStudioError` if the model has no classifier, lacks
+    one of the attributes or reads another image size.
+    """
+    if model.classifier is None:
+        raise FaderStudioError("the model has no classifier")
+    missing = [a for a in attributes if a not in model.attribute_names]
+    if missing:
+        raise FaderStudioError(f"the classifier does not predict {', '.join(missing)}")
+    if model.image_size != image_size:
+        raise FaderStudioError(f"the classifier reads {model.image_size}px images, not {image_size}px")
+    rows = [model.attribute_names.index(a) for a in attributes]
+    classifier = Classifier(model.classifier_config, len(attributes))
+    state = model.classifier.state_dict()
+    last = [k for k in state if k.startswith("proj.")][-2:]  # the final layer's weight and bias
+    for key in last:
+        state[key] = state[key][rows]
+    classifier.load_state_dict(state)
+    return classifier.eval()

@@ -1,0 +1,143 @@
+"""The settings of a training run: one source of truth, saved as ``RUN/config.json``.
+
+:class:`TrainConfig` holds every hyper-parameter with the paper's default
+(``seeds/003``, and the official code where the paper is silent or wrong). A
+resumed run takes its settings from ``config.json``; only the settings in
+:data:`RESUME_CHANGES` may change on resume: how long to run, how often to
+save, and the step sizes a diverged run is resumed with (a lower ``--lr`` or
+``--lambda-e``). Any other change would make the resumed run a different one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from fader_studio.core.network import NetworkConfig
+from trainer.finetune import check_freeze
+
+#: Settings that may differ between a run and its resumption.
+RESUME_CHANGES = frozenset(
+    {"max_steps", "checkpoint_every", "checkpoint_minutes", "eval_every", "keep_checkpoints", "log_every"}
+    | {"lr", "lambda_e", "clip_grad"}
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a Fader training run (``fader-train train --help`` explains each)."""
+
+    attributes: tuple[str, ...] = ()
+    image_size: int = 256
+    # architecture (NetworkConfig)
+    n_layers: int = 0
+    first_channels: int = 16
+    max_channels: int = 512
+    hidden: int = 512
+    dropout: float = 0.3
+    normalization: str = "batch"
+    # optimisation
+    batch_size: int = 32
+    lr: float = 2e-4
+    beta1: float = 0.5
+    clip_grad: float = 5.0
+    warmup_steps: int = 0
+    lambda_e: float = 1e-4
+    lambda_schedule: int = 500_000
+    dis_steps: int = 1
+    lambda_patch: float = 0.0
+    flip: bool = True
+    balanced: bool = False
+    seed: int = 0
+    # fine-tuning
+    init_from: str | None = None
+    freeze: tuple[str, ...] = ()
+    # classifier for swap accuracy and starting fader values
+    classifier: str | None = None
+    classifier_steps: int = 0
+    # run control
+    max_steps: int = 100_000
+    checkpoint_every: int = 0
+    checkpoint_minutes: float = 10.0
+    eval_every: int = 2_000
+    eval_images: int = 500
+    sample_faces: int = 6
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    # speed
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", tuple(self.attributes))
+        object.__setattr__(self, "freeze", tuple(self.freeze))
+        if not self.attributes:
+            raise ValueError("choose at least one attribute (--attrs)")
+        if len(set(self.attributes)) != len(self.attributes):
+            raise ValueError("an attribute is named twice in --attrs")
+        positive = ("batch_size", "max_steps", "eval_every", "keep_checkpoints", "log_every", "dis_steps")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if self.batch_size < 2 and self.normalization == "batch":
+            raise ValueError("batch normalisation needs a batch size of at least 2")
+        for name in ("lr", "clip_grad", "checkpoint_minutes"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name.replace('_', '-')} must be positive")
+        for name in ("lambda_e", "lambda_patch", "lambda_schedule", "warmup_steps", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.replace('_', '-')} must not be negative")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError("beta1 must be in [0, 1)")
+        check_freeze(self.freeze, self.network().n_layers)  # and the architecture settings
+
+    def network(self) -> NetworkConfig:
+        """The architecture these settings describe."""
+        return NetworkConfig(
+            image_size=self.image_size,
+            n_layers=self.n_layers,
+            first_channels=self.first_channels,
+            max_channels=self.max_channels,
+            hidden=self.hidden,
+            dropout=self.dropout,
+            normalization=self.normalization,
+        )
+
+    def lambda_at(self, step: int) -> float:
+        """λ_E at ``step``: 0 at the start, rising linearly to ``lambda_e`` over ``lambda_schedule`` steps."""
+        if self.lambda_schedule == 0:
+            return self.lambda_e
+        return self.lambda_e * min(step, self.lambda_schedule) / self.lambda_schedule
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate at ``step``: a linear warm-up over ``warmup_steps``, then constant."""
+        if step >= self.warmup_steps:
+            return self.lr
+        return self.lr * (step + 1) / (self.warmup_steps + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON values (for ``config.json`` and the ``start`` event)."""
+        data = asdict(self)
+        data["attributes"] = list(self.attributes)
+        data["freeze"] = list(self.freeze)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> TrainConfig:
+        """Settings read back from :meth:`to_json`; ``ValueError`` if malformed."""
+        if not isinstance(data, dict):
+            raise ValueError("the settings must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}")
+        return cls(**data)
+
+    def changed_for_resume(self, stored: TrainConfig) -> list[str]:
+        """Names of settings that differ from ``stored`` and may not change on resume."""
+        return [
+            f.name
+            for f in fields(self)
+            if f.name not in RESUME_CHANGES and getattr(self, f.name) != getattr(stored, f.name)
+        ]

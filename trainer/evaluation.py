@@ -1,0 +1,208 @@
+"""How good a Fader model is: reconstruction error, swap accuracy, and a grid of samples.
+
+- Reconstruction: mean squared error of ``D(E(x), y)`` against ``x`` in
+  [-1, 1], and the same as PSNR (peak-to-peak 2).
+- Swap accuracy (the paper's model selection): flip one attribute, decode,
+  and ask the attribute classifier whether the flip took; per attribute.
+- Samples: rows of faces, with the original, the reconstruction and each
+  attribute swept across its slider range.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from fader_studio.core.atomic import atomic_write_bytes
+from fader_studio.core.attributes import AttributeSpec
+from fader_studio.core.engine import to_uint8
+from fader_studio.core.errors import FaderStudioError
+from fader_studio.core.modelfile import FaderModel
+from fader_studio.core.network import Classifier, Decoder, Encoder
+from trainer.cache import PreparedData
+from trainer.celeba import DatasetWarning
+from trainer.data import FaceDataset
+
+#: Images evaluated at once.
+EVAL_BATCH = 50
+#: Values shown for each attribute in a sample grid.
+SWEEP_STEPS = 5
+#: Faces in the sample grid of ``fader-train evaluate``.
+SAMPLE_FACES = 6
+
+
+def evaluation_images(
+    data: PreparedData, attributes: Sequence[str], count: int, split: str = "val"
+) -> tuple[FaceDataset, np.ndarray]:
+    """Up to ``count`` images of ``split``, spread over it, as a dataset and positions in it.
+
+    Without images in ``split``, the test split is used, then the training
+    split, with a warning (a dataset without a partition file may have no
+    validation images).
+    """
+    for candidate in dict.fromkeys((split, "val", "test", "train")):
+        if len(data.split_indices(candidate)):
+            if candidate != split:
+                warnings.warn(
+                    f"the dataset has no {split} images; evaluating on {candidate} images", DatasetWarning, 2
+                )
+            dataset = FaceDataset(data, candidate, attributes)
+            positions = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round())
+            return dataset, positions.astype(np.int64)
+    raise ValueError("the dataset has no usable images")
+
+
+class EvalMode:
+    """Put modules in inference mode and gradients off; restore their modes afterwards."""
+
+    def __init__(self, *modules: nn.Module | None) -> None:
+        self.modules = [m for m in modules if m is not None]
+
+    def __enter__(self) -> None:
+        self.modes = [m.training for m in self.modules]
+        self.grad = torch.is_grad_enabled()
+        torch.set_grad_enabled(False)
+        for m in self.modules:
+            m.eval()
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_grad_enabled(self.grad)
+        for m, mode in zip(self.modules, self.modes, strict=True):
+            m.train(mode)
+
+
+def evaluate(
+    encoder: Encoder,
+    decoder: Decoder,
+    classifier: Classifier | None,
+    dataset: FaceDataset,
+    positions: np.ndarray,
+    device: torch.device,
+) -> dict:
+    """Reconstruction MSE and PSNR, and (with a classifier) swap and classifier accuracy per attribute.
+
+    ``classifier`` must predict ``dataset.attributes`` in that order.
+    """
+    names = dataset.attributes
+    squared_error = 0.0
+    swaps = torch.zeros(len(names), dtype=torch.long)
+    recognised = torch.zeros(len(names), dtype=torch.long)
+    with EvalMode(encoder, decoder, classifier):
+        for start in range(0, len(positions), EVAL_BATCH):
+            images, labels = dataset.__getitems__(positions[start : start + EVAL_BATCH])
+            images, labels = images.to(device), labels.to(device)
+            latent = encoder(images)
+            squared_error += float(((decoder(latent, labels) - images) ** 2).mean(dim=(1, 2, 3)).sum())
+            if classifier is None:
+                continue
+            recognised += ((classifier(images) > 0) == (labels > 0.5)).sum(0).cpu()
+            for i in range(len(names)):
+                swapped = labels.clone()
+                swapped[:, i] = 1 - swapped[:, i]
+                took = (classifier(decoder(latent, swapped))[:, i] > 0) == (swapped[:, i] > 0.5)
+                swaps[i] += int(took.sum())
+    count = len(positions)
+    mse = squared_error / count
+    result: dict = {
+        "images": count,
+        "split": dataset.split,
+        "recon_mse": round(mse, 6),
+        "psnr_db": round(10 * math.log10(4 / mse), 3) if mse > 0 else None,
+    }
+    if classifier is not None:
+        result["swap_accuracy"] = {n: round(int(c) / count, 4) for n, c in zip(names, swaps, strict=True)}
+        result["mean_swap_accuracy"] = round(float(swaps.sum()) / (count * len(names)), 4)
+        result["classifier_accuracy"] = {
+            n: round(int(c) / count, 4) for n, c in zip(names, recognised, strict=True)
+        }
+    return result
+
+
+def sample_grid(
+    encoder: Encoder,
+    decoder: Decoder,
+    dataset: FaceDataset,
+    positions: np.ndarray,
+    specs: Sequence[AttributeSpec],
+    device: torch.device,
+) -> np.ndarray:
+    """An RGB uint8 image: one row per face of ``positions``.
+
+    Columns: the face, its reconstruction, then for each attribute
+    :data:`SWEEP_STEPS` values from its slider minimum to maximum (the other
+    attributes at the face's own labels). Groups are separated by white gaps.
+    """
+    images, labels = dataset.__getitems__(positions)
+    images, labels = images.to(device), labels.to(device)
+    gap = max(2, images.shape[-1] // 32)
+    with EvalMode(encoder, decoder):
+        latent = encoder(images)
+        groups = [[images], [decoder(latent, labels)]]
+        for i, spec in enumerate(specs):
+            column = []
+            for value in np.linspace(spec.min, spec.max, SWEEP_STEPS):
+                values = labels.clone()
+                values[:, i] = float(value)
+                column.append(decoder(latent, values))
+            groups.append(column)
+    rows = []
+    for face in range(len(images)):
+        pieces = []
+        for group in groups:
+            pieces += [to_uint8(g[face : face + 1])[0] for g in group]
+            pieces.append(np.full((images.shape[-1], gap, 3), 255, np.uint8))
+        rows.append(np.concatenate(pieces[:-1], axis=1))
+        rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
+    return np.concatenate(rows[:-1], axis=0)
+
+
+def evaluate_model(
+    model: FaderModel,
+    data: PreparedData,
+    *,
+    classifier: FaderModel | None = None,
+    split: str = "test",
+    images: int = 2000,
+    samples: Path | None = None,
+    device: torch.device,
+) -> dict:
+    """``fader-train evaluate``: the metrics of ``model`` on up to ``images`` images of ``split``.
+
+    Swap accuracy uses ``classifier`` if given, else the model's own (none
+    without either). ``samples`` gets a PNG sample grid.
+    """
+    from trainer.classifier import classifier_for
+
+    if model.encoder is None or model.decoder is None:
+        raise FaderStudioError(
+            "this model is a classifier only; evaluate a model with an encoder and decoder"
+        )
+    if model.image_size != data.size:
+        raise FaderStudioError(f"the model reads {model.image_size}px images, the data is {data.size}px")
+    names = model.attribute_names
+    judge = classifier if classifier is not None else (model if model.classifier is not None else None)
+    clf = None if judge is None else classifier_for(judge, names, model.image_size).to(device)
+    dataset, positions = evaluation_images(data, names, images, split)
+    metrics = evaluate(model.encoder, model.decoder, clf, dataset, positions, device)
+    if samples is not None:
+        grid = sample_grid(
+            model.encoder, model.decoder, dataset, positions[:SAMPLE_FACES], model.attributes, device
+        )
+        save_png(grid, samples)
+        metrics["samples"] = str(samples)
+    return metrics
+
+
+def save_png(pixels: np.ndarray, path: Path) -> None:
+    """Write an RGB image as PNG, atomically; :class:`FaderStudioError` if it cannot be written."""
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    atomic_write_bytes(path, out.getvalue(), error=lambda reason: FaderStudioError(f"{path}: {reason}"))

@@ -1,0 +1,553 @@
+"""``fader-train train``: a whole Fader Networks run, resumable, on one process or under torchrun.
+
+A run reads top to bottom (:meth:`Run.run`): join the process group, prepare
+the data cache, get a classifier (given, or trained here), build or load the
+model, resume from the newest good checkpoint, then loop: one step per batch,
+a ``step`` event every ``log_every`` steps, an evaluation (metrics, a sample
+grid, ``best-*.fader`` and ``last.fader``) every ``eval_every`` steps, a
+checkpoint every ``checkpoint_every`` steps (or ``checkpoint_minutes``), and
+all three at the end. SIGINT or SIGTERM ends the run after the current step
+the same way. The run folder::
+
+    RUN/config.json             the settings (a resumed run must keep them)
+    RUN/events.jsonl            every event, as printed by --progress json
+    RUN/classifier.fader        the classifier trained for this run, if none was given
+    RUN/checkpoints/step-N/     the last few checkpoints (see trainer.checkpoints)
+    RUN/samples/step-N.png      sample grids
+    RUN/best-recon.fader        the model with the lowest validation reconstruction error
+    RUN/best-swap.fader         the model with the highest mean swap accuracy
+    RUN/last.fader              the latest evaluated model
+
+Randomness is a function of the seed and the step (batches, flips, dropout),
+so a resumed run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fader_studio.core.atomic import atomic_write_bytes
+from fader_studio.core.engine import device_description
+from fader_studio.core.errors import FaderStudioError, TrainingError
+from fader_studio.core.modelfile import FaderModel, load_model, save_model
+from trainer.cache import PreparedData, prepare
+from trainer.celeba import open_celeba
+from trainer.checkpoints import latest_checkpoint, save_checkpoint
+from trainer.classifier import auto_classifier_steps, classifier_for, train_classifier
+from trainer.config import TrainConfig
+from trainer.data import FaceDataset, flip_some, training_loader
+from trainer.distributed import Distributed, init_distributed
+from trainer.evaluation import evaluate, evaluation_images, sample_grid, save_png
+from trainer.fader import LOSS_NAMES, FaderTraining
+from trainer.finetune import expand_model
+from trainer.progress import ProgressReporter
+from trainer.runlog import RunLog
+
+#: Architecture settings that ``--init-from`` takes from the model it starts from.
+ARCHITECTURE = (
+    "image_size",
+    "n_layers",
+    "first_channels",
+    "max_channels",
+    "hidden",
+    "dropout",
+    "normalization",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """How the dataset is read: its location and the cache options of ``fader-train prepare``."""
+
+    celeba: Path
+    resize: str = "auto"
+    workers: int | None = None
+    cache_dir: Path | None = None
+    loader_workers: int | None = None
+
+
+class RunFolder:
+    """The paths inside a run folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "config.json"
+        self.events = root / "events.jsonl"
+        self.classifier = root / "classifier.fader"
+        self.checkpoints = root / "checkpoints"
+        self.samples = root / "samples"
+        self.best = {"recon": root / "best-recon.fader", "swap": root / "best-swap.fader"}
+        self.last = root / "last.fader"
+
+
+def resolve_settings(given: dict[str, Any], folder: RunFolder, resume: bool) -> TrainConfig:
+    """The settings of the run in ``folder``: stored ones on resume, else the defaults, plus ``given``.
+
+    ``--init-from`` fixes the architecture to that of the model. Raises
+    :class:`FaderStudioError` for settings that conflict or make no sense.
+    """
+    try:
+        if folder.config.exists():
+            if not resume:
+                raise FaderStudioError(
+                    f"{folder.root} already holds a training run; add --resume to continue it, "
+                    "or choose another folder"
+                )
+            stored = TrainConfig.from_json(json.loads(folder.config.read_text()))
+            config = dataclasses.replace(stored, **given)
+            changed = config.changed_for_resume(stored)
+            if changed:
+                names = ", ".join("--" + n.replace("_", "-") for n in changed)
+                raise FaderStudioError(
+                    f"{names} differ from the run being resumed; only the run length, saving options, "
+                    "--lr, --lambda-e and --clip-grad may change (start a new run, or --init-from one of its "
+                    "models, to change the others)"
+                )
+            return config
+        if given.get("init_from"):
+            base = load_model(given["init_from"]).config.to_json()
+            clash = [k for k in ARCHITECTURE if k in given and given[k] != base[k]]
+            if clash:
+                raise FaderStudioError(
+                    f"--{clash[0].replace('_', '-')} {given[clash[0]]} differs from the model in --init-from "
+                    f"({base[clash[0]]}); fine-tuning keeps the model's architecture"
+                )
+            given = {**given, **{k: base[k] for k in ARCHITECTURE}}
+        return TrainConfig(**given)
+    except (ValueError, TypeError) as e:
+        raise FaderStudioError(f"bad settings: {e}") from None
+
+
+def _step_seed(seed: int, step: int, rank: int) -> int:
+    """The global RNG seed of one step on one process (dropout, random attributes)."""
+    return int(np.random.SeedSequence([seed, step, rank, 1]).generate_state(1)[0])
+
+
+class StopRequest:
+    """SIGINT and SIGTERM ask the run to stop after the current step; a second SIGINT stops at once."""
+
+    def __init__(self, log: RunLog) -> None:
+        self.log = log
+        self.requested = False
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.log.say("stopping: finishing this step and saving a checkpoint (Ctrl+C again to quit at once)")
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle the signals while active (only possible in the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+class Run:
+    """One training run; :meth:`run` does it all."""
+
+    def __init__(
+        self,
+        given: dict[str, Any],
+        run_dir: Path,
+        data: DataOptions,
+        *,
+        resume: bool,
+        log: RunLog,
+        dist: Distributed,
+    ) -> None:
+        self.folder = RunFolder(run_dir)
+        self.config = resolve_settings(given, self.folder, resume)
+        self.data_options = data
+        self.resume = resume
+        self.log = log
+        self.dist = dist
+        self.device = dist.device
+        self.best: dict[str, float | None] = {"recon": None, "swap": None}
+        self.best_paths: dict[str, str] = {}
+        self.train_seconds = 0.0
+        self.stop = StopRequest(log)
+
+    # ------------------------------------------------------------------ setup
+
+    def _prepare_data(self) -> PreparedData:
+        options = self.data_options
+        celeba = open_celeba(options.celeba)
+        kwargs = dict(resize=options.resize, workers=options.workers, root=options.cache_dir)
+        if self.dist.is_main:
+            progress = ProgressReporter(self.log.mode, "prepare", f"prepare {self.config.image_size}px")
+            try:
+                data = prepare(celeba, self.config.image_size, on_progress=progress, **kwargs)
+            finally:
+                progress.close()
+        self.dist.barrier()
+        if not self.dist.is_main:
+            data = prepare(celeba, self.config.image_size, **kwargs)
+        return data
+
+    def _classifier(self, data: PreparedData) -> torch.nn.Module | None:
+        """The classifier that measures swap accuracy (rank 0 only): given, reused or trained now."""
+        config = self.config
+        if not self.dist.is_main:
+            return None
+        if config.classifier:
+            model = load_model(config.classifier)
+        elif self.folder.classifier.exists():
+            model = load_model(self.folder.classifier)
+        else:
+            steps = config.classifier_steps or auto_classifier_steps(config.max_steps)
+            self.log.say(f"training an attribute classifier for {steps} steps (give one with --classifier)")
+            interval = max(1, steps // 20)
+
+            def report(step: int, total: int, loss: float) -> None:
+                if step % interval == 0 or step == total:
+                    self.log.event("classifier", step=step, total_steps=total, loss=round(loss, 5))
+                    self.log.bar_to(step, total, f"classifier loss {loss:.3f}")
+
+            model = train_classifier(
+                data,
+                config.attributes,
+                config.network(),
+                steps=steps,
+                batch_size=config.batch_size,
+                seed=config.seed,
+                device=self.device,
+                on_step=report,
+            )
+            self.log.close_bar()
+            save_model(model, self.folder.classifier)
+            accuracy = model.training["metrics"]["accuracy"]
+            self.log.event("classifier_done", path=str(self.folder.classifier), accuracy=accuracy)
+            self.log.say("classifier accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
+        return classifier_for(model, config.attributes, config.image_size).to(self.device)
+
+    def _model(self, dataset: FaceDataset, data: PreparedData) -> FaderModel:
+        config = self.config
+        torch.manual_seed(config.seed)
+        specs = dataset.attribute_specs()
+        if config.init_from:
+            return expand_model(load_model(config.init_from), specs)
+        return FaderModel.create(config.network(), specs, template=data.template)
+
+    def _resume(self, training: FaderTraining) -> int:
+        """Load the newest good checkpoint; the step to start from (0 without one)."""
+        if not self.resume:
+            return 0
+        checkpoint = latest_checkpoint(self.folder.checkpoints)
+        if checkpoint is None:
+            self.log.say("no checkpoint to resume from; starting at step 0")
+            return 0
+        try:
+            training.load_tensors(checkpoint.tensors)
+            training.load_optimizer_state(checkpoint.state["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise FaderStudioError(
+                f"{checkpoint.path} does not fit this run: {str(e).splitlines()[0]}"
+            ) from None
+        self.best = dict(checkpoint.state["best"])
+        self.best_paths = {k: str(p) for k, p in self.folder.best.items() if p.exists()}
+        self.train_seconds = float(checkpoint.state["train_seconds"])
+        self.log.say(f"resuming from {checkpoint.path.name}")
+        return checkpoint.step
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> dict[str, Any]:
+        """Train to ``max_steps`` (or until stopped); the fields of the ``done`` event."""
+        config, dist = self.config, self.dist
+        if dist.is_main:
+            self.folder.root.mkdir(parents=True, exist_ok=True)
+            self.log.open_file(self.folder.events)
+        data = self._prepare_data()
+        dataset = FaceDataset(data, "train", config.attributes)
+        if len(dataset) // dist.world_size < config.batch_size:
+            raise FaderStudioError(
+                f"{len(dataset)} training images are fewer than one batch of {config.batch_size} "
+                f"per process; use a smaller --batch-size"
+            )
+        eval_set, eval_positions = evaluation_images(data, config.attributes, config.eval_images)
+        self.eval_set, self.eval_positions = eval_set, eval_positions
+        picks = np.linspace(0, len(eval_positions) - 1, min(config.sample_faces, len(eval_positions)))
+        self.sample_positions = eval_positions[np.unique(picks.round().astype(np.int64))]
+        self.classifier = self._classifier(data)
+        self.model = self._model(dataset, data)
+        training = FaderTraining(config, self.model, dist)
+        self.training = training
+        start = self._resume(training)
+        if dist.is_main and not self.folder.config.exists():
+            atomic_write_bytes(
+                self.folder.config, json.dumps(config.to_json(), indent=1).encode(), error=FaderStudioError
+            )
+        cuda = self.device.type == "cuda"
+        workers = self.data_options.loader_workers
+        loader = training_loader(
+            dataset,
+            config.batch_size,
+            start_step=start,
+            balanced=config.balanced,
+            seed=config.seed,
+            num_workers=(min(4, os.cpu_count() or 1) if cuda else 0) if workers is None else workers,
+            num_replicas=dist.world_size,
+            rank=dist.rank,
+            pin_memory=cuda,
+        )
+        steps_per_epoch = loader.batch_sampler.steps_per_epoch
+        self.log.event(
+            "start",
+            total_steps=config.max_steps,
+            step=start,
+            config=config.to_json(),
+            run=str(self.folder.root),
+            device=device_description(self.device),
+            world_size=dist.world_size,
+            train_images=len(dataset),
+            eval_images=len(eval_positions),
+            steps_per_epoch=steps_per_epoch,
+        )
+        self.log.bar_to(start, config.max_steps, "")
+        if start >= config.max_steps:
+            self.log.say(f"the run is already at step {start} of {config.max_steps}")
+            return self._finish(start, stopped=False)
+
+        window = torch.zeros(len(LOSS_NAMES), device=self.device)
+        window_steps, window_start = 0, time.monotonic()
+        last_checkpoint = time.monotonic()
+        step = start
+        stopped = False
+        batches = iter(loader)
+        try:
+            while step < config.max_steps:
+                images, labels = next(batches)
+                images = images.to(self.device, non_blocking=True)
+                labels = labels.to(self.device, non_blocking=True)
+                if config.flip:
+                    images = flip_some(images, config.seed, step, dist.rank)
+                torch.manual_seed(_step_seed(config.seed, step, dist.rank))
+                window += training.step(images, labels, step)
+                window_steps += 1
+                step += 1
+                finished = step == config.max_steps
+                due = config.checkpoint_every and step % config.checkpoint_every == 0
+                late = (
+                    not config.checkpoint_every
+                    and time.monotonic() - last_checkpoint > 60 * config.checkpoint_minutes
+                )
+                stopped, late = dist.agree([self.stop.requested, late and dist.is_main])
+                if step % config.log_every == 0 or finished or stopped:
+                    elapsed = time.monotonic() - window_start
+                    self.train_seconds += elapsed
+                    self._log_step(step, window / window_steps, window_steps, elapsed, steps_per_epoch)
+                    window.zero_()
+                    window_steps, window_start = 0, time.monotonic()
+                if finished or stopped:
+                    break
+                paused = time.monotonic()
+                if step % config.eval_every == 0:
+                    self._evaluate(step)
+                if due or late:
+                    self._checkpoint(step)
+                    last_checkpoint = time.monotonic()
+                window_start += time.monotonic() - paused  # images/s counts training time only
+        except torch.OutOfMemoryError:
+            raise TrainingError(
+                f"the GPU ran out of memory training {config.image_size}px images in batches of "
+                f"{config.batch_size}; try --batch-size {max(2, config.batch_size // 2)}"
+            ) from None
+        return self._finish(step, stopped=stopped)
+
+    def _finish(self, step: int, *, stopped: bool) -> dict[str, Any]:
+        self._evaluate(step)
+        self._checkpoint(step)
+        return {
+            "step": step,
+            "stopped": stopped,
+            "best_models": self.best_paths,
+            "last": str(self.folder.last),
+        }
+
+    def _log_step(self, step: int, losses: torch.Tensor, steps: int, elapsed: float, per_epoch: int) -> None:
+        values = self.dist.mean(losses).tolist()
+        names = LOSS_NAMES if self.training.patch_dis is not None else LOSS_NAMES[:3]
+        if not all(math.isfinite(v) for v in values):
+            bad = next(n for n, v in zip(LOSS_NAMES, values, strict=False) if not math.isfinite(v))
+            raise TrainingError(
+                f"training diverged before step {step}: the {bad} loss is not finite; the checkpoints "
+                "kept are from before; resume with a lower --lr or --lambda-e"
+            )
+        rate = steps / elapsed if elapsed > 0 else 0.0
+        images_per_s = rate * self.config.batch_size * self.dist.world_size
+        eta = (self.config.max_steps - step) / rate if rate > 0 else None
+        losses_json = {n: round(v, 6) for n, v in zip(names, values, strict=False)}
+        lam = self.config.lambda_at(step)
+        self.log.event(
+            "step",
+            step=step,
+            epoch=step // per_epoch,
+            losses=losses_json,
+            **{"lambda": lam},
+            lr=self.config.lr_at(step),
+            images_per_s=round(images_per_s, 1),
+            eta_s=None if eta is None else round(eta, 1),
+        )
+        shown = " ".join(f"{n} {v:.4f}" for n, v in losses_json.items())
+        self.log.bar_to(step, self.config.max_steps, f"{shown} λ {lam:.1e} {images_per_s:.0f} img/s")
+
+    def _evaluate(self, step: int) -> None:
+        """Metrics, samples and exported models (rank 0); the others wait."""
+        if self.dist.is_main:
+            self._check_weights(step)
+            ae = self.training.autoencoder
+            metrics = evaluate(
+                ae.encoder, ae.decoder, self.classifier, self.eval_set, self.eval_positions, self.device
+            )
+            self.log.event("eval", step=step, **metrics)
+            self.log.say(
+                f"step {step}: recon MSE {metrics['recon_mse']:.5f} ({metrics['psnr_db']} dB), swap accuracy "
+                + ", ".join(f"{k} {v:.1%}" for k, v in metrics["swap_accuracy"].items())
+            )
+            grid = sample_grid(
+                ae.encoder,
+                ae.decoder,
+                self.eval_set,
+                self.sample_positions,
+                self.model.attributes,
+                self.device,
+            )
+            self.folder.samples.mkdir(exist_ok=True)
+            sample = self.folder.samples / f"step-{step}.png"
+            save_png(grid, sample)
+            self.log.event("sample", step=step, path=str(sample))
+            self._export(step, metrics)
+        self.dist.barrier()
+
+    def _export(self, step: int, metrics: dict[str, Any]) -> None:
+        ae = self.training.autoencoder
+        training = {
+            "kind": "fader",
+            "data": str(self.data_options.celeba),
+            "steps": step,
+            "batch_size": self.config.batch_size * self.dist.world_size,
+            "metrics": metrics,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "init_from": self.config.init_from,
+        }
+        model = FaderModel(
+            config=self.model.config,
+            attributes=self.model.attributes,
+            encoder=ae.encoder,
+            decoder=ae.decoder,
+            classifier=self.classifier,
+            template=self.model.template,
+            training=training,
+        )
+        save_model(model, self.folder.last)
+        scores = {"recon": -metrics["recon_mse"], "swap": metrics.get("mean_swap_accuracy")}
+        for kind, score in scores.items():
+            best = self.best[kind]
+            if score is not None and (best is None or score > best):
+                self.best[kind] = score
+                save_model(model, self.folder.best[kind])
+                self.best_paths[kind] = str(self.folder.best[kind])
+
+    def _check_weights(self, step: int) -> None:
+        for name, tensor in self.training.tensors().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise TrainingError(
+                    f"training diverged before step {step}: {name} is not finite; the checkpoints kept "
+                    "are from before; resume with a lower --lr or --lambda-e"
+                )
+
+    def _checkpoint(self, step: int) -> None:
+        if self.dist.is_main:
+            self._check_weights(step)
+            state = {
+                "optimizer": self.training.optimizer_state(),
+                "best": self.best,
+                "train_seconds": self.train_seconds,
+            }
+            try:
+                path = save_checkpoint(
+                    self.folder.checkpoints,
+                    step,
+                    self.training.tensors(),
+                    state,
+                    self.config.keep_checkpoints,
+                )
+            except OSError as e:
+                raise TrainingError(
+                    f"cannot write the checkpoint of step {step} in {self.folder.checkpoints}: "
+                    f"{e.strerror or e}; the older checkpoints are kept"
+                ) from None
+            self.log.event("checkpoint", step=step, path=str(path))
+        self.dist.barrier()
+
+
+def train(
+    given: dict[str, Any],
+    run_dir: Path,
+    data: DataOptions,
+    *,
+    resume: bool = False,
+    progress: str = "bar",
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Run ``fader-train train`` (see the module docstring); the fields of the ``done`` event.
+
+    ``given`` holds the settings given on the command line (names of
+    :class:`TrainConfig`). Errors a user can fix raise :class:`FaderStudioError`
+    (after an ``error`` event); a diverged or out-of-memory run raises
+    :class:`TrainingError`.
+    """
+    dist = init_distributed(device)
+    log = RunLog(progress, active=dist.is_main)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda message, *args, **kwargs: _warn(log, str(message))
+            run = Run(given, run_dir, data, resume=resume, log=log, dist=dist)
+            with run.stop.installed():
+                result = run.run()
+        log.event("done", **result)
+        log.close_bar()
+        log.say(_summary(result))
+        return result
+    except FaderStudioError as e:
+        log.event("error", message=str(e))
+        e.reported = True  # the command line has shown it already
+        raise
+    finally:
+        log.close()
+        dist.close()
+
+
+def _warn(log: RunLog, message: str) -> None:
+    log.event("warning", message=message)
+    log.say(f"fader-train: warning: {message}")
+
+
+def _summary(result: dict[str, Any]) -> str:
+    verb = "stopped" if result["stopped"] else "finished"
+    models = ", ".join(f"{k}: {v}" for k, v in result["best_models"].items()) or "none"
+    return f"{verb} at step {result['step']}; best models: {models}; last: {result['last']}"
