@@ -193,7 +193,9 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         type=_names,
         help="attributes to control, comma-separated (e.g. Smiling,Male)",
     )
-    train.add_argument("--out", dest="run_dir", type=Path, required=True, help="the run folder")
+    train.add_argument(
+        "--out", dest="run_dir", metavar="RUN", type=Path, required=True, help="the run folder"
+    )
     train.add_argument(
         "--resume",
         action="store_true",
@@ -264,6 +266,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     )
     tune.add_argument(
         "--freeze",
+        metavar="PARTS",
         type=_names,
         help="parts not to train, comma-separated: encoder, decoder, encoder-N, decoder-N (first N blocks)",
     )
@@ -365,7 +368,9 @@ def add_classifier_parser(commands: argparse._SubParsersAction) -> None:
         "classifier-only .fader file; prints its accuracy on test images.",
     )
     parser.add_argument("celeba", metavar="CELEBA", type=Path, help="a CelebA folder or img_align_celeba.zip")
-    parser.add_argument("--attrs", dest="attributes", type=_names, required=True, help="comma-separated")
+    parser.add_argument(
+        "--attrs", dest="attributes", metavar="A,B", type=_names, required=True, help="comma-separated"
+    )
     parser.add_argument("--out", type=Path, required=True, help="the .fader file to write")
     parser.add_argument(
         "--steps", type=_positive_int, default=3000, help="training steps (default: %(default)s)"

@@ -28,14 +28,14 @@ class TrainConfig:
     """Every setting of a Fader training run (``fader-train train --help`` explains each)."""
 
     attributes: tuple[str, ...] = ()
-    image_size: int = 256
-    # architecture (NetworkConfig)
-    n_layers: int = 0
-    first_channels: int = 16
-    max_channels: int = 512
-    hidden: int = 512
-    dropout: float = 0.3
-    normalization: str = "batch"
+    image_size: int = NetworkConfig.image_size
+    # architecture (NetworkConfig, whose defaults are the paper's)
+    n_layers: int = NetworkConfig.n_layers
+    first_channels: int = NetworkConfig.first_channels
+    max_channels: int = NetworkConfig.max_channels
+    hidden: int = NetworkConfig.hidden
+    dropout: float = NetworkConfig.dropout
+    normalization: str = NetworkConfig.normalization
     # optimisation
     batch_size: int = 32
     lr: float = 2e-4

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from fader_studio.core.atomic import atomic_write_bytes
@@ -161,7 +161,26 @@ def sample_grid(
             pieces.append(np.full((images.shape[-1], gap, 3), 255, np.uint8))
         rows.append(np.concatenate(pieces[:-1], axis=1))
         rows.append(np.full((gap, rows[-1].shape[1], 3), 255, np.uint8))
-    return np.concatenate(rows[:-1], axis=0)
+    side = images.shape[-1]
+    titles = ["input", "recon"] + [f"{s.label}: {s.min:g} to {s.max:g}" for s in specs]
+    widths = [side, side] + [SWEEP_STEPS * side for _ in specs]
+    return np.concatenate([_header(titles, widths, gap, rows[0].shape[1]), *rows[:-1]], axis=0)
+
+
+def _header(titles: list[str], widths: list[int], gap: int, width: int) -> np.ndarray:
+    """A white strip with each column group's title above it."""
+    size = 12 if widths[0] < 96 else 16
+    strip = Image.new("RGB", (width, size + 8), "white")
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default(size)
+    x = 0
+    for title, span in zip(titles, widths, strict=True):
+        text = title
+        while text and draw.textlength(text, font=font) > span - 4:
+            text = text[:-1]
+        draw.text((x + 2, 4), text, fill="black", font=font)
+        x += span + gap
+    return np.asarray(strip)
 
 
 def evaluate_model(
