@@ -16,6 +16,7 @@ their manifest and load is used; a damaged one is reported and skipped.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from fader_studio.core.atomic import fsync_directory
 
@@ -75,8 +76,11 @@ def save_checkpoint(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     try:
-        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, partial / FILES[0])
-        torch.save({**state, "step": step}, partial / FILES[1])
+        cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+        (partial / FILES[0]).write_bytes(save(cpu))  # in memory first: file errors are then OSErrors
+        buffer = io.BytesIO()
+        torch.save({**state, "step": step}, buffer)
+        (partial / FILES[1]).write_bytes(buffer.getvalue())
         manifest = {"step": step}
         for name in FILES:
             _fsync_file(partial / name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -217,6 +218,37 @@ def test_a_diverging_run_stops_and_keeps_the_good_checkpoints(
     kept = weights(run / "checkpoints" / "step-2")
     assert all(torch.equal(kept[name], good[name]) for name in good)
     assert load_model(run / "last.fader").training["steps"] == 2  # the model of the last good evaluation
+
+
+def _files_up_to_400_kb() -> None:
+    """Like a nearly full disk: writing past 400 kB fails (EFBIG) instead of killing the process."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_and_keeps_the_previous_one(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    args = train_args(data_dir, run, "--checkpoint-every", "2", "--eval-every", "100", "--progress", "none")
+    assert main([*args, "--max-steps", "2"]) == 0  # also prepares the cache
+    kept = weights(run / "checkpoints" / "step-2")
+
+    result = subprocess.run(
+        command(*args, "--max-steps", "4", "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_files_up_to_400_kb,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        "fader-train: error: cannot write the checkpoint of step 4"
+    )
+    assert "the older checkpoints are kept" in result.stderr
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-2"]  # no partial folder
+    assert all(torch.equal(t, kept[n]) for n, t in weights(run / "checkpoints" / "step-2").items())
+    assert main([*args, "--max-steps", "4", "--resume"]) == 0
 
 
 def test_sigterm_saves_a_checkpoint_and_a_model_and_exits_cleanly(data_dir: Path, tmp_path: Path) -> None:
