@@ -50,6 +50,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     _add_data_arguments(prepare)
     _add_progress_argument(prepare)
     prepare.set_defaults(run=run_prepare)
+    synth = commands.add_parser(
+        "synth",
+        help="write a CelebA-format dataset of drawn faces with known attributes",
+        description="Draw COUNT faces in CelebA's aligned 178×218 format (landmarks at CelebA's mean "
+        "positions, with pose, light and noise) and write img_align_celeba/ and the three text files "
+        "into the new folder DIR. Eyeglasses, Smiling, Male, Blond_Hair and Young are drawn from their "
+        "labels; the rest are -1. Use it to try the trainer before you have CelebA.",
+    )
+    synth.add_argument("folder", metavar="DIR", type=Path, help="a new folder")
+    synth.add_argument(
+        "--count", type=_positive_int, default=6000, help="faces to draw (default: %(default)s)"
+    )
+    synth.add_argument("--seed", type=int, default=0, help="the same seed draws the same faces (default: 0)")
+    synth.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes to use (default: every core)"
+    )
+    _add_progress_argument(synth)
+    synth.set_defaults(run=run_synth)
     add_train_parser(commands)
     add_classifier_parser(commands)
     add_evaluate_parser(commands)
@@ -107,6 +125,24 @@ def _data_options(args: argparse.Namespace, celeba: Path):  # noqa: ANN202 (keep
         cache_dir=args.cache_dir,
         loader_workers=getattr(args, "loader_workers", None),
     )
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    """``fader-train synth``."""
+    from trainer.synth import synthesize
+
+    progress = ProgressReporter(args.progress, "synth", "draw faces")
+    try:
+        folder = synthesize(
+            args.folder, args.count, seed=args.seed, workers=args.workers, on_progress=progress
+        )
+    finally:
+        progress.close()
+    if args.progress == "json":
+        events.emit(sys.stdout, "done", path=str(folder), count=args.count)
+    else:
+        print(f"{args.count} faces written to {folder}")
+    return 0
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -282,6 +318,11 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     run = train.add_argument_group("run length, evaluation and checkpoints")
     run.add_argument(
         "--max-steps", type=_positive_int, help=f"steps to train in all (default: {d.max_steps})"
+    )
+    run.add_argument(
+        "--max-minutes",
+        type=float,
+        help="also stop after this many minutes of training (default: no limit); resumable",
     )
     run.add_argument(
         "--eval-every", type=_positive_int, help=f"steps between evaluations (default: {d.eval_every})"

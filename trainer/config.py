@@ -18,7 +18,15 @@ from trainer.finetune import check_freeze
 
 #: Settings that may differ between a run and its resumption.
 RESUME_CHANGES = frozenset(
-    {"max_steps", "checkpoint_every", "checkpoint_minutes", "eval_every", "keep_checkpoints", "log_every"}
+    {
+        "max_steps",
+        "max_minutes",
+        "checkpoint_every",
+        "checkpoint_minutes",
+        "eval_every",
+        "keep_checkpoints",
+        "log_every",
+    }
     | {"lr", "lambda_e", "clip_grad"}
 )
 
@@ -57,6 +65,7 @@ class TrainConfig:
     classifier_steps: int = 0
     # run control
     max_steps: int = 100_000
+    max_minutes: float = 0.0
     checkpoint_every: int = 0
     checkpoint_minutes: float = 10.0
     eval_every: int = 2_000
@@ -85,7 +94,14 @@ class TrainConfig:
         for name in ("lr", "clip_grad", "checkpoint_minutes"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name.replace('_', '-')} must be positive")
-        for name in ("lambda_e", "lambda_patch", "lambda_schedule", "warmup_steps", "checkpoint_every"):
+        for name in (
+            "max_minutes",
+            "lambda_e",
+            "lambda_patch",
+            "lambda_schedule",
+            "warmup_steps",
+            "checkpoint_every",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.replace('_', '-')} must not be negative")
         if not 0 <= self.beta1 < 1:

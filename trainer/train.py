@@ -348,13 +348,16 @@ class Run:
                 window += training.step(images, labels, step)
                 window_steps += 1
                 step += 1
-                finished = step == config.max_steps
                 due = config.checkpoint_every and step % config.checkpoint_every == 0
-                late = (
-                    not config.checkpoint_every
-                    and time.monotonic() - last_checkpoint > 60 * config.checkpoint_minutes
+                now = time.monotonic()
+                late = not config.checkpoint_every and now - last_checkpoint > 60 * config.checkpoint_minutes
+                spent = (
+                    config.max_minutes and self.train_seconds + now - window_start > 60 * config.max_minutes
                 )
-                stopped, late = dist.agree([self.stop.requested, late and dist.is_main])
+                stopped, late, spent = dist.agree(
+                    [self.stop.requested, late and dist.is_main, spent and dist.is_main]
+                )
+                finished = step == config.max_steps or spent
                 if step % config.log_every == 0 or finished or stopped:
                     elapsed = time.monotonic() - window_start
                     self.train_seconds += elapsed
