@@ -70,6 +70,14 @@ def make_model(image_size: int = 64, *, classifier: bool = True, autoencoder: bo
     return train_a_little(model)
 
 
+@pytest.fixture(scope="session")
+def synth_celeba(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """120 drawn faces in CelebA's format (96 train, 12 validation, 12 test), made once per session."""
+    from trainer.synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("synth") / "celeba", 120, seed=0, workers=1)
+
+
 @pytest.fixture
 def model() -> FaderModel:
     """A tiny trained model with an encoder, a decoder and a classifier."""

@@ -69,25 +69,32 @@ def draw_face(labels: dict[str, bool], rng: np.random.Generator) -> tuple[np.nda
     (skin, hair and background colours, pose, light, noise) comes from ``rng``.
     """
     young, male = labels["Young"], labels["Male"]
-    canvas = np.empty((HEIGHT, WIDTH, 3), np.float32)
+    # every random draw first, in a fixed order, so that labels change only what they draw
     top, bottom = rng.uniform(40, 230, 3), rng.uniform(40, 230, 3)
-    canvas[:] = np.linspace(0, 1, HEIGHT)[:, None, None] * (bottom - top) + top
-    img = canvas.astype(np.uint8).copy()
+    skin_shade, skin_tint = rng.uniform(0.45, 1.05), rng.normal(0, 8, 3)
+    blond_tint, dark_shade, dark_tint = rng.normal(0, 12, 3), rng.uniform(0.4, 1.3), rng.normal(0, 6, 3)
+    face_w, face_h = 43 * rng.uniform(0.95, 1.05), 58 * rng.uniform(0.95, 1.05)
+    shirt = tuple(float(c) for c in rng.uniform(20, 235, 3))
+    irises = [tuple(float(c) for c in rng.uniform(20, 110, 3)) for _ in _EYES]
+    frame = tuple(float(c) for c in rng.uniform(0, 60, 3))
+    angle, scale, shift = rng.normal(0, 4), rng.uniform(0.95, 1.05), rng.normal(0, 2, 2)
+    direction = rng.normal(0, 1, 2)
+    brightness, contrast = rng.uniform(0.85, 1.1), rng.uniform(0.1, 0.35)
+    noise = rng.normal(0, 3, (HEIGHT, WIDTH, 3))
 
-    skin = np.array([225, 185, 150]) * rng.uniform(0.45, 1.05) + rng.normal(0, 8, 3)
-    skin = tuple(float(c) for c in np.clip(skin, 30, 250))
+    canvas = np.linspace(0, 1, HEIGHT)[:, None, None] * (bottom - top) + top
+    img = np.ascontiguousarray(np.broadcast_to(canvas, (HEIGHT, WIDTH, 3)).astype(np.uint8))
+    skin = tuple(float(c) for c in np.clip(np.array([225, 185, 150]) * skin_shade + skin_tint, 30, 250))
     if labels["Blond_Hair"]:
-        hair = np.array([225, 195, 110]) + rng.normal(0, 12, 3)
+        hair = np.array([225, 195, 110]) + blond_tint
     else:
-        hair = np.array([70, 45, 30]) * rng.uniform(0.4, 1.3) + rng.normal(0, 6, 3)
+        hair = np.array([70, 45, 30]) * dark_shade + dark_tint
     if not young:
         hair = 0.45 * hair + 0.55 * np.array([175, 175, 175])  # greying
     hair = tuple(float(c) for c in np.clip(hair, 0, 255))
     centre_x = (_EYES[0, 0] + _EYES[1, 0]) / 2
-    face_w, face_h = 43 * rng.uniform(0.95, 1.05), 58 * rng.uniform(0.95, 1.05)
     head = (centre_x, 124.0)
 
-    shirt = tuple(float(c) for c in rng.uniform(20, 235, 3))
     cv2.rectangle(img, _pt((centre_x - 17, 160)), _pt((centre_x + 17, 205)), skin, -1, cv2.LINE_AA, 2)
     _ellipse(img, (centre_x, 238), (75, 45), shirt)
     if not male:  # long hair behind the head, down to the shoulders
@@ -115,8 +122,7 @@ def draw_face(labels: dict[str, bool], rng: np.random.Generator) -> tuple[np.nda
     for i, eye in enumerate(_EYES):
         side = -1 if i == 0 else 1
         _ellipse(img, eye, (7, 3.6), (245, 245, 245))
-        iris = tuple(float(c) for c in rng.uniform(20, 110, 3))
-        _ellipse(img, eye, (3, 3), iris)
+        _ellipse(img, eye, (3, 3), irises[i])
         _ellipse(img, eye, (1.3, 1.3), (10, 10, 10))
         _line(img, eye + (-8 * side, -8), eye + (9 * side, -9), brow, 2)
     _line(img, (_NOSE[0] - 1, 116), (_NOSE[0] - 3, _NOSE[1]), dark)
@@ -142,7 +148,6 @@ def draw_face(labels: dict[str, bool], rng: np.random.Generator) -> tuple[np.nda
         _line(img, left, right, lips, 3)
 
     if labels["Eyeglasses"]:
-        frame = tuple(float(c) for c in rng.uniform(0, 60, 3))
         for eye in _EYES:
             _ellipse(img, eye, (11, 9), frame, thickness=2)
         _line(img, _EYES[0] + (11, 0), _EYES[1] - (11, 0), frame, 2)
@@ -150,22 +155,20 @@ def draw_face(labels: dict[str, bool], rng: np.random.Generator) -> tuple[np.nda
         _line(img, _EYES[1] + (11, 0), (centre_x + face_w, 110), frame, 2)
 
     # pose jitter: a small rotation, scale and shift about the eyes' centre
-    angle, scale = rng.normal(0, 4), rng.uniform(0.95, 1.05)
     pivot = tuple(_EYES.mean(0))
     matrix = cv2.getRotationMatrix2D(pivot, angle, scale)
-    matrix[:, 2] += rng.normal(0, 2, 2)
+    matrix[:, 2] += shift
     img = cv2.warpAffine(
         img, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     landmarks = np.array(CELEBA_MEAN_LANDMARKS) @ matrix[:, :2].T + matrix[:, 2]
 
     # light from a random side, and sensor noise
-    direction = rng.normal(0, 1, 2)
     direction /= np.linalg.norm(direction) + 1e-9
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
     ramp = ((xx - WIDTH / 2) * direction[0] + (yy - HEIGHT / 2) * direction[1]) / WIDTH
-    light = rng.uniform(0.85, 1.1) * (1 + rng.uniform(0.1, 0.35) * ramp)
-    pixels = img.astype(np.float32) * light[:, :, None] + rng.normal(0, 3, img.shape)
+    light = brightness * (1 + contrast * ramp)
+    pixels = img.astype(np.float32) * light[:, :, None] + noise
     return np.clip(pixels, 0, 255).astype(np.uint8), landmarks
 
 
