@@ -12,8 +12,7 @@ import pytest
 from PIL import Image
 
 from fader_studio.core.attributes import CELEBA_ATTRIBUTES
-from fader_studio.core.template import CELEBA_MEAN_LANDMARKS
-from tests.conftest import smooth_faces
+from trainer.synth import DRAWN, draw_face
 
 LAYOUTS = ("plain", "official", "zip", "flat")
 
@@ -51,15 +50,20 @@ def write_celeba(
     landmarks: bool = True,
     seed: int = 0,
 ) -> WrittenCelebA:
-    """Write a CelebA-format dataset of ``count`` 178×218 JPEGs under ``root``."""
+    """Write a CelebA-format dataset of ``count`` 178×218 JPEGs under ``root``.
+
+    Every label is random; the faces are drawn by ``trainer.synth`` and show
+    the five attributes it draws as their labels say.
+    """
     rng = np.random.default_rng(seed)
     numbers = numbers or list(range(1, count + 1))
     names = [f"{n:06d}.jpg" for n in numbers]
-    pixels = smooth_faces(len(names), 218, seed=seed)[:, :, 20:198]
-    images = {name: jpeg_bytes(np.ascontiguousarray(p)) for name, p in zip(names, pixels, strict=True)}
     labels = rng.random((len(names), len(CELEBA_ATTRIBUTES))) < 0.5
+    columns = [CELEBA_ATTRIBUTES.index(n) for n in DRAWN]
+    faces = [draw_face(dict(zip(DRAWN, row[columns], strict=True)), rng) for row in labels]
+    images = {name: jpeg_bytes(pixels) for name, (pixels, _) in zip(names, faces, strict=True)}
     split = np.array([0, 0, 0, 1, 2] * len(names))[: len(names)]
-    points = np.round(CELEBA_MEAN_LANDMARKS) + rng.integers(-3, 4, (len(names), 5, 2))
+    points = np.round([points for _, points in faces])
 
     text_dir = image_parent = root
     if layout == "official":

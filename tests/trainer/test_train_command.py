@@ -19,7 +19,6 @@ from safetensors.torch import load_file
 from fader_studio.core.engine import Engine
 from fader_studio.core.modelfile import load_model, save_model
 from tests.conftest import console_script, smooth_faces
-from tests.trainer.conftest import write_celeba
 from trainer.cli import main
 
 ATTRS = "Smiling,Male"
@@ -41,10 +40,10 @@ EVENT_FIELDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """60 images: 36 train, 12 validation, 12 test."""
-    return write_celeba(tmp_path_factory.mktemp("celeba"), 60).path
+@pytest.fixture
+def data_dir(synth_celeba: Path) -> Path:
+    """120 drawn faces: 96 train, 12 validation, 12 test."""
+    return synth_celeba
 
 
 def train_args(data: Path, run: Path, *extra: str) -> list[str]:
@@ -188,7 +187,7 @@ def test_resume_refuses_changed_settings_and_a_new_run_refuses_a_used_folder(
         (["--attrs", "Smiling,Nope"], "unknown attribute 'Nope'"),
         (["--freeze", "elbow"], "--freeze 'elbow': use encoder, decoder, encoder-N or decoder-N"),
         (["--init-from", "missing.fader"], "missing.fader: no such file"),
-        (["--batch-size", "64"], "fewer than one batch of 64"),
+        (["--batch-size", "128"], "96 training images are fewer than one batch of 128"),
         (["--lr", "-1"], "lr must be positive"),
     ],
 )
