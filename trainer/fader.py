@@ -152,7 +152,7 @@ class FaderTraining:
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(trainable(self.networks()[name]), self.config.clip_grad)
+        nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], self.config.clip_grad)
         scaler.step(optimizer)
         scaler.update()
 
