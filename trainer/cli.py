@@ -210,6 +210,7 @@ def _add_architecture_arguments(parser: argparse.ArgumentParser, defaults) -> No
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
     """``fader-train train``: every setting of :class:`trainer.config.TrainConfig` as a flag."""
+    from fader_studio.core.template import IMAGE_SIZES
     from trainer.config import TrainConfig
 
     d = TrainConfig(attributes=("Smiling",))
@@ -245,7 +246,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         "--size",
         dest="image_size",
         type=int,
-        choices=(64, 128, 256),
+        choices=IMAGE_SIZES,
         help=f"image size (default: {DEFAULT_SIZE}, as the paper)",
     )
     train.add_argument(
@@ -432,13 +433,11 @@ def run_classifier(args: argparse.Namespace) -> int:
     from fader_studio.core.modelfile import save_model
     from fader_studio.core.network import NetworkConfig
     from trainer.classifier import train_classifier
+    from trainer.config import ARCHITECTURE
 
-    arch = {
-        k: getattr(args, k)
-        for k in ("n_layers", "first_channels", "max_channels", "hidden", "dropout", "normalization")
-    }
+    given = {k: getattr(args, k) for k in ARCHITECTURE if getattr(args, k, None) is not None}
     try:
-        network = NetworkConfig(image_size=args.size, **{k: v for k, v in arch.items() if v is not None})
+        network = NetworkConfig(**{**given, "image_size": args.size})
     except ValueError as e:
         raise FaderStudioError(f"bad settings: {e}") from None
     if args.out.exists() and args.out.is_dir():

@@ -16,6 +16,8 @@ from typing import Any
 from fader_studio.core.network import NetworkConfig
 from trainer.finetune import check_freeze
 
+#: The settings that are the network's architecture (the fields of :class:`NetworkConfig`).
+ARCHITECTURE = tuple(f.name for f in fields(NetworkConfig) if f.init)
 #: Settings that may differ between a run and its resumption.
 RESUME_CHANGES = frozenset(
     {
@@ -110,15 +112,7 @@ class TrainConfig:
 
     def network(self) -> NetworkConfig:
         """The architecture these settings describe."""
-        return NetworkConfig(
-            image_size=self.image_size,
-            n_layers=self.n_layers,
-            first_channels=self.first_channels,
-            max_channels=self.max_channels,
-            hidden=self.hidden,
-            dropout=self.dropout,
-            normalization=self.normalization,
-        )
+        return NetworkConfig(**{name: getattr(self, name) for name in ARCHITECTURE})
 
     def lambda_at(self, step: int) -> float:
         """λ_E at ``step``: 0 at the start, rising linearly to ``lambda_e`` over ``lambda_schedule`` steps."""

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from collections.abc import Sequence
@@ -21,10 +20,10 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from fader_studio.core.atomic import atomic_write_bytes
 from fader_studio.core.attributes import AttributeSpec
 from fader_studio.core.engine import to_uint8
 from fader_studio.core.errors import FaderStudioError
+from fader_studio.core.imageio import save_image
 from fader_studio.core.modelfile import FaderModel
 from fader_studio.core.network import Classifier, Decoder, Encoder
 from trainer.cache import PreparedData
@@ -37,6 +36,12 @@ EVAL_BATCH = 50
 SWEEP_STEPS = 5
 #: Faces in the sample grid of ``fader-train evaluate``.
 SAMPLE_FACES = 6
+
+
+def spread(items: np.ndarray, count: int) -> np.ndarray:
+    """Up to ``count`` of ``items``, evenly spaced from the first to the last."""
+    picks = np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(np.int64)
+    return items[np.unique(picks)]
 
 
 def evaluation_images(
@@ -55,8 +60,7 @@ def evaluation_images(
                     f"the dataset has no {split} images; evaluating on {candidate} images", DatasetWarning, 2
                 )
             dataset = FaceDataset(data, candidate, attributes)
-            positions = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round())
-            return dataset, positions.astype(np.int64)
+            return dataset, spread(np.arange(len(dataset)), count)
     raise ValueError("the dataset has no usable images")
 
 
@@ -215,13 +219,6 @@ def evaluate_model(
         grid = sample_grid(
             model.encoder, model.decoder, dataset, positions[:SAMPLE_FACES], model.attributes, device
         )
-        save_png(grid, samples)
+        save_image(grid, samples)
         metrics["samples"] = str(samples)
     return metrics
-
-
-def save_png(pixels: np.ndarray, path: Path) -> None:
-    """Write an RGB image as PNG, atomically; :class:`FaderStudioError` if it cannot be written."""
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "PNG")
-    atomic_write_bytes(path, out.getvalue(), error=lambda reason: FaderStudioError(f"{path}: {reason}"))

@@ -44,30 +44,20 @@ import torch
 from fader_studio.core.atomic import atomic_write_bytes
 from fader_studio.core.engine import device_description
 from fader_studio.core.errors import FaderStudioError, TrainingError
+from fader_studio.core.imageio import save_image
 from fader_studio.core.modelfile import FaderModel, load_model, save_model
 from trainer.cache import PreparedData, prepare
 from trainer.celeba import open_celeba
 from trainer.checkpoints import latest_checkpoint, save_checkpoint
 from trainer.classifier import auto_classifier_steps, classifier_for, train_classifier
-from trainer.config import TrainConfig
+from trainer.config import ARCHITECTURE, TrainConfig
 from trainer.data import FaceDataset, flip_some, training_loader
 from trainer.distributed import Distributed, init_distributed
-from trainer.evaluation import evaluate, evaluation_images, sample_grid, save_png
+from trainer.evaluation import evaluate, evaluation_images, sample_grid, spread
 from trainer.fader import LOSS_NAMES, FaderTraining
 from trainer.finetune import expand_model
 from trainer.progress import ProgressReporter
 from trainer.runlog import RunLog
-
-#: Architecture settings that ``--init-from`` takes from the model it starts from.
-ARCHITECTURE = (
-    "image_size",
-    "n_layers",
-    "first_channels",
-    "max_channels",
-    "hidden",
-    "dropout",
-    "normalization",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,8 +279,7 @@ class Run:
             )
         eval_set, eval_positions = evaluation_images(data, config.attributes, config.eval_images)
         self.eval_set, self.eval_positions = eval_set, eval_positions
-        picks = np.linspace(0, len(eval_positions) - 1, min(config.sample_faces, len(eval_positions)))
-        self.sample_positions = eval_positions[np.unique(picks.round().astype(np.int64))]
+        self.sample_positions = spread(eval_positions, config.sample_faces)
         self.classifier = self._classifier(data)
         self.model = self._model(dataset, data)
         training = FaderTraining(config, self.model, dist)
@@ -440,7 +429,7 @@ class Run:
             )
             self.folder.samples.mkdir(exist_ok=True)
             sample = self.folder.samples / f"step-{step}.png"
-            save_png(grid, sample)
+            save_image(grid, sample)
             self.log.event("sample", step=step, path=str(sample))
             self._export(step, metrics)
         self.dist.barrier()
