@@ -3,7 +3,9 @@
 :class:`PhotoEdit` finds and aligns every face once, encodes each once, and
 estimates each face's starting fader values with the model's classifier.
 Moving a fader of a face decodes only that face; :meth:`PhotoEdit.render`
-pastes every face back into a copy of the photo.
+pastes every edited face back into a copy of the photo (a face still at its
+starting values keeps its original pixels), and :meth:`PhotoEdit.render_region`
+composites just one face's rectangle, which is all an editor has to redraw.
 
 The autoencoder does not reproduce a face's colours exactly, and a visible
 seam would follow. With ``match_colour`` (the default), each decoded crop gets
@@ -22,7 +24,15 @@ import numpy as np
 import torch
 
 from .engine import Engine
-from .faces import AlignedFace, FaceDetector, find_faces, paste_into
+from .faces import (
+    AlignedFace,
+    FaceDetector,
+    composite_region,
+    face_region,
+    find_faces,
+    paste_into,
+    whole_face,
+)
 from .imageio import Photo
 
 #: Blur of the colour correction, as a fraction of the crop size.
@@ -50,12 +60,17 @@ class PhotoEdit:
         detector: FaceDetector | None = None,
         *,
         match_colour: bool = True,
+        whole_image: bool = False,
     ) -> None:
+        """Find, align and encode every face (``whole_image``: take a 178×218 aligned photo as one face)."""
         self.photo = photo
         self.engine = engine
         model = engine.model
         name = str(photo.path) if photo.path else "the photo"
-        aligned = find_faces(photo.pixels, model.template, model.image_size, detector, name=name)
+        if whole_image:
+            aligned = [whole_face(photo.pixels, model.image_size)]
+        else:
+            aligned = find_faces(photo.pixels, model.template, model.image_size, detector, name=name)
         crops = np.stack([a.crop for a in aligned])
         latents = engine.encode(crops)
         names = model.attribute_names
@@ -79,16 +94,33 @@ class PhotoEdit:
         for target in self.faces if face is None else [self.faces[face]]:
             target.values.update({k: float(v) for k, v in values.items()})
 
+    def is_edited(self, index: int) -> bool:
+        """Whether any fader of face ``index`` differs from the face's starting value."""
+        face = self.faces[index]
+        return face.values != face.start
+
+    def region(self, index: int) -> tuple[int, int, int, int]:
+        """The rectangle ``(x0, y0, x1, y1)`` of the photo that face ``index`` may change."""
+        return face_region(self.faces[index].aligned, self.engine.size, self.photo.pixels.shape)
+
+    def render_region(self, index: int) -> np.ndarray:
+        """The :meth:`region` of face ``index`` as rendered at its current values (original if unedited)."""
+        if not self.is_edited(index):
+            x0, y0, x1, y1 = self.region(index)
+            return self.photo.pixels[y0:y1, x0:x1].copy()
+        return composite_region(self.photo.pixels, self.faces[index].aligned, self.render_face(index))
+
     def render_face(self, index: int) -> np.ndarray:
         """The edited S×S crop of face ``index`` (uint8)."""
         face = self.faces[index]
         return _corrected(self.engine.decode(face.latent, face.values)[0], face.correction)
 
     def render(self) -> np.ndarray:
-        """The whole photo with every face at its current values (a new array; the photo is untouched)."""
+        """The whole photo with every edited face at its values (a new array; the photo is untouched)."""
         out = self.photo.pixels.copy()
         for index, face in enumerate(self.faces):
-            paste_into(out, face.aligned, self.render_face(index))
+            if self.is_edited(index):
+                paste_into(out, face.aligned, self.render_face(index))
         return out
 
     def _decode_all(self) -> np.ndarray:

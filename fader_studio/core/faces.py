@@ -301,10 +301,28 @@ def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np
 
 def paste_into(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> None:
     """Blend ``crop`` into ``pixels`` in place (see :func:`paste_back`)."""
+    x0, y0, x1, y1 = face_region(aligned, crop.shape[0], pixels.shape)
+    if x1 > x0 and y1 > y0:
+        pixels[y0:y1, x0:x1] = composite_region(pixels, aligned, crop)
+
+
+def face_region(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The rectangle ``(x0, y0, x1, y1)`` of a photo of ``shape`` that pasting an S×S crop may change."""
+    x0, y0, x1, y1 = _footprint(aligned.matrix, size, shape, margin=2)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def composite_region(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np.ndarray:
+    """The :func:`face_region` of ``pixels`` with ``crop`` blended in (a new array; ``pixels`` is untouched).
+
+    Only this rectangle changes when a face is edited, so the editor redraws
+    just it; pixels where the feathered mask is 0 keep their exact values.
+    """
     size = crop.shape[0]
-    x0, y0, x1, y1 = _footprint(aligned.matrix, size, pixels.shape, margin=2)
+    x0, y0, x1, y1 = face_region(aligned, size, pixels.shape)
+    region = pixels[y0:y1, x0:x1].copy()
     if x1 <= x0 or y1 <= y0:
-        return
+        return region
     to_crop = np.vstack([aligned.matrix, [0, 0, 1]]) @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
     shape = (x1 - x0, y1 - y0)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
@@ -312,11 +330,23 @@ def paste_into(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> No
     weight = cv2.warpAffine(
         feather_mask(size), to_crop[:2], shape, flags=flags, borderMode=cv2.BORDER_CONSTANT
     )
-    region = pixels[y0:y1, x0:x1]
     inside = weight > 0
     w = weight[inside][:, None]
     blended = region[inside].astype(np.float32) * (1.0 - w) + edited[inside].astype(np.float32) * w
     region[inside] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return region
+
+
+def whole_face(pixels: np.ndarray, size: int) -> AlignedFace:
+    """A 178×218 CelebA-aligned photo taken as one face without detection (cropped as in training)."""
+    if pixels.shape[:2] != (CELEBA_HEIGHT, CELEBA_WIDTH):
+        raise NoFaceError(
+            f"only a {CELEBA_WIDTH}×{CELEBA_HEIGHT} CelebA-aligned face can be edited as a whole image"
+        )
+    left, top, right, bottom = CELEBA_BOX
+    face = Face((left, top, right - left, bottom - top), np.asarray(CELEBA_MEAN_LANDMARKS), 1.0)
+    crop = paper_crop(Image.fromarray(pixels), size)
+    return AlignedFace(face, crop, _celeba_matrix(size), direct=True)
 
 
 def find_faces(

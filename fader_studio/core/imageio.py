@@ -175,6 +175,8 @@ def save_image(
     options: dict = {}
     if fmt == "JPEG":
         options = {"quality": quality, "subsampling": 0}
+    elif fmt == "WEBP":
+        options = {"quality": quality}
     if source is not None:
         if source.icc_profile and fmt != "BMP":
             options["icc_profile"] = source.icc_profile

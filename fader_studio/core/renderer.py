@@ -6,6 +6,10 @@ new request replaces any request not yet started, so the worker always moves
 on to the newest values and never builds a backlog. ``submit`` only takes a
 lock for a few instructions: the caller's thread never waits for a render.
 
+The same thread also runs other work in order (:meth:`LatestWinsRenderer.call`:
+loading a model, encoding a photo), ahead of any pending render, so that all
+inference happens on one thread and a render never sees half-loaded state.
+
 Each request gets an increasing id. A result is delivered (to ``on_result``,
 on the worker thread) only if no newer request was submitted while it was
 rendering; the UI still compares ``result.request_id`` with
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -54,6 +60,7 @@ class LatestWinsRenderer(Generic[Request]):
         self._on_result = on_result
         self._cond = threading.Condition()
         self._pending: tuple[int, Request] | None = None
+        self._tasks: deque[tuple[Future, Callable[..., Any], tuple[Any, ...]]] = deque()
         self._latest_id = 0
         self._busy = False
         self._closed = False
@@ -87,16 +94,34 @@ class LatestWinsRenderer(Generic[Request]):
             self._cond.notify()
             return self._latest_id
 
+    def call(self, function: Callable[..., Any], *args: Any) -> Future:
+        """Run ``function(*args)`` on the worker thread after earlier calls, before any pending render.
+
+        Returns a :class:`~concurrent.futures.Future` with its result or exception.
+        """
+        future: Future = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the renderer is closed")
+            self._tasks.append((future, function, args))
+            self._cond.notify()
+        return future
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is pending or rendering; ``False`` if ``timeout`` ran out first."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+            return self._cond.wait_for(
+                lambda: self._pending is None and not self._tasks and not self._busy, timeout
+            )
 
     def close(self, timeout: float | None = 5.0) -> None:
-        """Drop any pending request, let a running render finish, and stop the thread."""
+        """Drop any pending request and call, let a running one finish, and stop the thread."""
         with self._cond:
             self._closed = True
             self._pending = None
+            for future, _, _ in self._tasks:
+                future.cancel()
+            self._tasks.clear()
             self._cond.notify_all()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
@@ -110,26 +135,43 @@ class LatestWinsRenderer(Generic[Request]):
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._pending is not None or self._closed)
-                if self._pending is None:  # closed
+                self._cond.wait_for(lambda: self._pending is not None or self._tasks or self._closed)
+                if self._closed:
                     return
-                request_id, request = self._pending
-                self._pending = None
+                task = self._tasks.popleft() if self._tasks else None
+                if task is None:
+                    request_id, request = self._pending
+                    self._pending = None
                 self._busy = True
-            try:
-                result = RenderResult(request_id, request, value=self._render(request))
-            except Exception as e:  # delivered to the caller, the worker lives on
-                result = RenderResult(request_id, request, error=e)
-            with self._cond:
-                self._renders += 1
-                stale = request_id != self._latest_id or self._closed
-                if stale:
-                    self._dropped += 1
-            if not stale:
-                try:
-                    self._on_result(result)
-                except Exception:
-                    log.exception("render result handler failed")
+            if task is not None:
+                self._run_task(*task)
+            else:
+                self._run_render(request_id, request)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+    @staticmethod
+    def _run_task(future: Future, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(function(*args))
+        except BaseException as e:  # the caller gets it through the future
+            future.set_exception(e)
+
+    def _run_render(self, request_id: int, request: Request) -> None:
+        try:
+            result = RenderResult(request_id, request, value=self._render(request))
+        except Exception as e:  # delivered to the caller, the worker lives on
+            result = RenderResult(request_id, request, error=e)
+        with self._cond:
+            self._renders += 1
+            stale = request_id != self._latest_id or self._closed
+            if stale:
+                self._dropped += 1
+        if not stale:
+            try:
+                self._on_result(result)
+            except Exception:
+                log.exception("render result handler failed")

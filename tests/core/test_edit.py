@@ -37,9 +37,13 @@ def test_each_face_is_encoded_once_and_starts_at_the_classifiers_estimate(
         assert face.values == face.start
 
 
-def test_rendering_changes_only_the_faces_and_never_the_photo(model: FaderModel, photo: Photo) -> None:
+def test_rendering_changes_only_the_edited_faces_and_never_the_photo(model: FaderModel, photo: Photo) -> None:
     original = photo.pixels.copy()
     edit = PhotoEdit(photo, Engine(model, "cpu"))
+    assert not edit.is_edited(0)
+    assert np.array_equal(edit.render(), original)  # a face at its starting values keeps its pixels
+    edit.set(0, {"Smiling": 1.2})
+    assert edit.is_edited(0)
     box = edit.faces[0].aligned.face.box
     rendered = edit.render()
     assert np.array_equal(photo.pixels, original)
@@ -74,3 +78,52 @@ def test_colour_matching_brings_the_start_closer_to_the_photo(model: FaderModel,
 def test_a_photo_without_a_face(model: FaderModel) -> None:
     with pytest.raises(NoFaceError):
         PhotoEdit(Photo(np.full((200, 300, 3), 90, np.uint8)), Engine(model, "cpu"))
+
+
+def test_render_region_is_the_rendered_photo_inside_the_faces_region(model: FaderModel, photo: Photo) -> None:
+    edit = PhotoEdit(two_faces(photo), Engine(model, "cpu"))
+    edit.set(0, {"Smiling": 1.4, "Male": -0.2})
+    x0, y0, x1, y1 = edit.region(0)
+    assert 0 <= x0 < x1 <= edit.photo.size[0] and 0 <= y0 < y1 <= edit.photo.size[1]
+    region = edit.render_region(0)
+    rendered = edit.render()
+    assert np.array_equal(region, rendered[y0:y1, x0:x1])
+    outside = np.ones(rendered.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(rendered[outside], edit.photo.pixels[outside])
+    x0, y0, x1, y1 = edit.region(1)  # not edited: the original pixels
+    assert np.array_equal(edit.render_region(1), edit.photo.pixels[y0:y1, x0:x1])
+
+
+def test_an_aligned_celeba_image_can_be_edited_whole(model: FaderModel) -> None:
+    from trainer.synth import DRAWN, draw_face
+
+    pixels, _ = draw_face(dict.fromkeys(DRAWN, False), np.random.default_rng(3))
+    edit = PhotoEdit(Photo(pixels), Engine(model, "cpu"), whole_image=True)
+    assert len(edit.faces) == 1 and edit.faces[0].aligned.direct
+    edit.set(0, {"Smiling": 1.5})
+    assert edit.region(0) == (0, 17, 178, 200)  # rows 20:198 and a 2-pixel margin
+    with pytest.raises(NoFaceError, match="only a 178×218 CelebA-aligned face"):
+        PhotoEdit(Photo(np.zeros((100, 100, 3), np.uint8)), Engine(model, "cpu"), whole_image=True)
+
+
+def test_a_sweep_moves_one_fader_across_its_range_and_leaves_the_edit_alone(
+    model: FaderModel, photo: Photo, tmp_path
+) -> None:
+    from PIL import Image
+
+    from fader_studio.core.sweep import save_sweep, sweep_frames
+
+    edit = PhotoEdit(photo, Engine(model, "cpu"))
+    edit.set(0, {"Male": 0.3})
+    values = dict(edit.faces[0].values)
+    frames = sweep_frames(edit, 0, "Smiling", 5, height=120)
+    assert edit.faces[0].values == values
+    assert len(frames) == 5 and all(f.shape == frames[0].shape and f.shape[0] <= 120 for f in frames)
+    assert not np.array_equal(frames[0], frames[-1])
+    strip = Image.open(save_sweep(frames, tmp_path / "strip.png"))
+    assert strip.size == (5 * frames[0].shape[1], frames[0].shape[0])
+    gif = Image.open(save_sweep(frames, tmp_path / "sweep.gif"))
+    assert gif.n_frames == 8  # forth and back
+    with pytest.raises(KeyError, match="no attribute 'Bald'"):
+        sweep_frames(edit, 0, "Bald")

@@ -120,3 +120,36 @@ def test_close_drops_pending_work_and_refuses_new_requests() -> None:
     assert not renderer._thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         renderer.submit(3)
+
+
+def test_calls_run_in_order_on_the_worker_before_pending_renders() -> None:
+    order: list[str] = []
+    gate, started = threading.Event(), threading.Event()
+    threads: set[str] = set()
+
+    def render(request: str) -> str:
+        threads.add(threading.current_thread().name)
+        if request == "first":
+            started.set()
+            gate.wait(5)
+        order.append(f"render {request}")
+        return request
+
+    renderer = LatestWinsRenderer(render, lambda result: None)
+    try:
+        renderer.submit("first")  # blocks the worker until the gate opens
+        assert started.wait(5)
+        renderer.submit("second")
+        first = renderer.call(lambda: order.append("call 1") or threading.current_thread().name)
+        failing = renderer.call(lambda: 1 / 0)
+        gate.set()
+        assert first.result(5) == "fader-render"
+        with pytest.raises(ZeroDivisionError):
+            failing.result(5)
+        assert renderer.wait_idle(5)
+        assert order == ["render first", "call 1", "render second"]
+        assert threads == {"fader-render"}
+    finally:
+        renderer.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        renderer.call(print)
