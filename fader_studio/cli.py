@@ -2,7 +2,8 @@
 
 ::
 
-    fader-studio                 start the editor
+    fader-studio [PHOTO] [--model FILE]
+                                 start the editor (with a photo and a model)
     fader-studio --version
     fader-studio info MODEL      validate a .fader file and print its metadata as JSON
     fader-studio edit PHOTO --model M --set Smiling=1 --out OUT
@@ -33,6 +34,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Change attributes of faces in photos with one fader per attribute.",
+        epilog=f"With no command, {PROG} [PHOTO] [--model FILE] [--device DEVICE] starts the editor.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(
@@ -67,17 +69,35 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("info", "edit")
+
+
+def get_app_args_parser() -> argparse.ArgumentParser:
+    """The parser of ``fader-studio`` without a command: the editor's own options."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Start the editor. Commands: " + ", ".join(COMMANDS) + f" (see {PROG} COMMAND --help).",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("photos", nargs="*", metavar="PHOTO", help="a photo to open")
+    parser.add_argument("--model", metavar="FILE", help="a .fader model to open (default: the last one used)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best one)")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fader-studio`` with ``argv`` (default: the process arguments); return the exit status."""
-    args = get_args_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    editor = not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"))
+    args = (get_app_args_parser() if editor else get_args_parser()).parse_args(argv)
     try:
-        if args.command == "info":
+        if not editor and args.command == "info":
             return _info(args.model)
-        if args.command == "edit":
+        if not editor and args.command == "edit":
             return _edit(args)
         from .ui.app import run_app
 
-        return run_app()
+        return run_app(args.photos, args.model, args.device)
     except FaderStudioError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.exit_code

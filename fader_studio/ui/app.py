@@ -1,21 +1,56 @@
-"""Start the Qt application and show the main window."""
+"""Start the Qt application, show the main window, then load the model and photos in the background."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .. import __version__
-from .main_window import MainWindow
+from ..core import paths
+from .main_window import MainWindow, open_settings
 
 
-def run_app(argv: list[str] | None = None) -> int:
-    """Show the main window and run the event loop until it closes; return the exit status."""
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+def startup_model(requested: str | None) -> Path | None:
+    """The model to open: ``requested``, else the last one used if it exists, else the first installed."""
+    if requested:
+        return Path(requested)
+    last = open_settings().value("model/path")
+    if last and Path(last).is_file():
+        return Path(last)
+    installed = paths.installed_models()
+    return installed[0] if installed else None
+
+
+def start_editor(
+    photos: Sequence[str] = (), model: str | None = None, device: str | None = None
+) -> MainWindow:
+    """Show the main window, then open ``model`` and the first of ``photos`` once it has painted."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Fader Studio")
     app.setOrganizationName("Fader Studio")
     app.setApplicationVersion(__version__)
     window = MainWindow()
+    window.session.set_device(device)
     window.show()
-    return app.exec()
+
+    def load() -> None:  # after the first paint: torch is imported by the worker, not before
+        chosen = startup_model(model)
+        if chosen is not None:
+            window.open_model(chosen)
+        for photo in photos[:1]:
+            window.open_photo(photo)
+
+    QTimer.singleShot(0, load)
+    return window
+
+
+def run_app(photos: Sequence[str] = (), model: str | None = None, device: str | None = None) -> int:
+    """Start the editor (see :func:`start_editor`) and run until its window closes; the exit status."""
+    window = start_editor(photos, model, device)
+    status = QApplication.instance().exec()
+    window.session.close()
+    return status

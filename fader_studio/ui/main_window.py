@@ -1,37 +1,595 @@
-"""The main window: menus, the photo area and the status bar."""
+"""The main window: menus, the photo view, the fader panel and the status bar.
+
+The window keeps the UI's side of an edit (each face's fader values, its
+starting values and its undo history) and asks :class:`EditorSession` for
+everything that needs the model. It never runs torch and never waits for it.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
+import shutil
+from pathlib import Path
 
-from .. import __version__
+from PySide6.QtCore import QSettings, Qt, QUrl, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import __version__, resources
+from ..core import paths
+from ..core.imageio import EXPORT_FORMATS, JPEG_QUALITY
+from .dialogs import ExportDialog, SweepDialog, edited_name
+from .fader_panel import FaderPanel
+from .history import FaceHistory
+from .photo_view import PhotoView
+from .session import EditorSession, ModelInfo, PhotoInfo
+
+MAX_RECENT = 10
+PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
+MODEL_FILTER = "Fader models (*.fader)"
+TRAIN_HELP = (
+    "<p>Models are trained with the <code>fader-train</code> command that comes with Fader Studio:</p>"
+    "<pre>fader-train synth ~/faders/synth --count 20000\n"
+    "fader-train train ~/faders/synth --attrs Smiling,Male --out ~/faders/run</pre>"
+    "<p>or on your own copy of CelebA (its folder or zip instead of the synthetic set). "
+    "The run writes <code>best-swap.fader</code>; open it with Model → Open Model… or install it "
+    "with Model → Install Model….</p>"
+)
+
+
+def open_settings() -> QSettings:
+    """The app's settings file (in the user config folder, see :mod:`fader_studio.core.paths`)."""
+    return QSettings(str(paths.config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+
+
+class EmptyState(QWidget):
+    """What the window shows with no photo: what to do next, with buttons to do it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        self.title = QLabel()
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setStyleSheet("font-size: 18pt;")
+        self.text = QLabel()
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setWordWrap(True)
+        self.text.setStyleSheet("color: palette(mid);")
+        layout.addWidget(self.title)
+        layout.addWidget(self.text)
+        self._row = QHBoxLayout()
+        layout.addLayout(self._row)
+        layout.addStretch(2)
+        self.buttons: list[QPushButton] = []
+
+    def show_state(self, title: str, text: str, actions: list[tuple[str, QAction]]) -> None:
+        """Show ``title``, ``text`` and one button per ``(label, action)``."""
+        self.title.setText(title)
+        self.text.setText(text)
+        while self._row.count():
+            item = self._row.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.buttons = [QPushButton(label) for label, _ in actions]
+        self._row.addStretch(1)
+        for button, (_, action) in zip(self.buttons, actions, strict=True):
+            button.clicked.connect(action.trigger)
+            self._row.addWidget(button)
+        self._row.addStretch(1)
 
 
 class MainWindow(QMainWindow):
-    """Fader Studio's main window (the photo editor fills it in a later version)."""
+    """Fader Studio's editor window."""
 
-    def __init__(self) -> None:
+    def __init__(self, session: EditorSession | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Fader Studio")
-        self.resize(1100, 750)
-        self._placeholder = QLabel("No photo open")
-        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._placeholder.setStyleSheet("color: palette(mid); font-size: 18pt;")
-        self.setCentralWidget(self._placeholder)
+        self.setAcceptDrops(True)
+        self.settings = settings or open_settings()
+        self.session = session or EditorSession(parent=self)
+        self.photo: PhotoInfo | None = None
+        self.model: ModelInfo | None = None
+        self.face = 0
+        self.values: list[dict[str, float]] = []  # per face, what the faders say
+        self.error_box: QMessageBox | None = None
+        self.history = FaceHistory(self._apply_values, self)
+
+        self.view = PhotoView()
+        self.empty = EmptyState()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.view)
+        self.setCentralWidget(self.stack)
+        self.panel = FaderPanel()
+        self.dock = QDockWidget("Faders", self)
+        self.dock.setObjectName("faders")
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.dock.setWidget(self.panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self._create_actions()
-        self.statusBar().showMessage("Ready")
+        self._create_status_bar()
+
+        self.panel.previewed.connect(self._previewed)
+        self.panel.committed.connect(self._committed)
+        self.panel.faceChosen.connect(self.select_face)
+        self.panel.whole_image.clicked.connect(self._edit_whole_image)
+        self.view.faceClicked.connect(self.select_face)
+        self.view.zoomChanged.connect(self._zoomed)
+        self.session.busy.connect(self._busy)
+        self.session.modelLoaded.connect(self._model_loaded)
+        self.session.photoLoaded.connect(self._photo_loaded)
+        self.session.noFace.connect(self._no_face)
+        self.session.rendered.connect(self._rendered)
+        self.session.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
+        self.session.failed.connect(self.show_error)
+
+        self.resize(1200, 800)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self._update_recent_menu()
+        self._update_state()
+
+    # actions and menus
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
 
     def _create_actions(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        self.quit_action.triggered.connect(self.close)
-        file_menu.addAction(self.quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        self.about_action = QAction("&About Fader Studio", self)
-        self.about_action.triggered.connect(self._about)
-        help_menu.addAction(self.about_action)
+        keys = QKeySequence.StandardKey
+        self.open_action = self._action("&Open…", self._choose_photo, keys.Open, "Open a photo")
+        self.sample_action = self._action(
+            "Open &Sample Photo", self._open_sample, tip="A public-domain portrait"
+        )
+        self.export_action = self._action("&Export…", self._export, "Ctrl+E", "Save the edited photo")
+        self.sweep_action = self._action(
+            "Export S&weep…", self._export_sweep, "Ctrl+Shift+E", "One fader swept across its range"
+        )
+        self.close_photo_action = self._action("&Close Photo", self.close_photo, keys.Close)
+        self.quit_action = self._action("&Quit", self.close, keys.Quit)
+        self.undo_action = self.history.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts(QKeySequence.keyBindings(keys.Undo))
+        self.redo_action = self.history.createRedoAction(self, "&Redo")
+        redo_keys = [QKeySequence("Ctrl+Shift+Z")]
+        redo_keys += [k for k in QKeySequence.keyBindings(keys.Redo) if k not in redo_keys]
+        self.redo_action.setShortcuts(redo_keys)
+        self.reset_action = self._action("Reset &Faders of This Face", self.panel.reset_all.click, "Ctrl+R")
+        self.next_face_action = self._action("&Next Face", self._next_face, "Ctrl+Tab")
+        self.zoom_in_action = self._action(
+            "Zoom &In", self.view.zoom_in, [QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")]
+        )
+        self.zoom_out_action = self._action("Zoom &Out", self.view.zoom_out, keys.ZoomOut)
+        self.fit_action = self._action("&Fit to Window", self.view.fit, "Ctrl+0")
+        self.actual_action = self._action("&Actual Size (100%)", lambda: self.view.set_zoom(1.0), "Ctrl+1")
+        self.split_action = self._action(
+            "&Split Before/After", self.view.set_split_view, "Ctrl+Y", "The original left of a line you drag"
+        )
+        self.split_action.setCheckable(True)
+        self.outlines_action = self._action("Face &Outlines", self.view.set_outlines_visible, "Ctrl+L")
+        self.outlines_action.setCheckable(True)
+        self.outlines_action.setChecked(True)
+        self.open_model_action = self._action(
+            "&Open Model…", self._choose_model, "Ctrl+M", "Open a .fader file"
+        )
+        self.install_model_action = self._action(
+            "&Install Model…", self._install_model, tip="Copy a .fader file into your models folder"
+        )
+        self.models_folder_action = self._action("Show Models &Folder", self._show_models_folder)
+        self.train_action = self._action("&Train a Model…", self._train)
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", self._shortcuts, keys.HelpContents)
+        self.about_action = self._action("&About Fader Studio", self._about)
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(self.sample_action)
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_action, self.sweep_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.close_photo_action, self.quit_action])
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.reset_action, self.next_face_action])
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action])
+        view_menu.addSeparator()
+        view_menu.addActions([self.split_action, self.outlines_action])
+        self.model_menu = bar.addMenu("&Model")
+        self.model_menu.aboutToShow.connect(self._update_model_menu)
+        self._update_model_menu()
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.addAction(self.train_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.shortcuts_action, self.about_action])
+
+    def _create_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(120)
+        self.progress.setVisible(False)
+        self.busy_label = QLabel()
+        self.zoom_label = QLabel()
+        self.model_label = QLabel("No model")
+        self.device_label = QLabel()
+        bar.addWidget(self.busy_label)
+        bar.addWidget(self.progress)
+        for label in (self.zoom_label, self.model_label, self.device_label):
+            bar.addPermanentWidget(label)
+        bar.showMessage("Ready", 3000)
+
+    def _update_state(self) -> None:
+        """Enable what applies now and pick the central page."""
+        faces = bool(self.photo and self.photo.faces)
+        for action in (self.export_action, self.sweep_action, self.reset_action):
+            action.setEnabled(faces)
+        self.next_face_action.setEnabled(faces and len(self.photo.faces) > 1)
+        self.close_photo_action.setEnabled(self.photo is not None)
+        for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action):
+            action.setEnabled(self.photo is not None)
+        self.stack.setCurrentWidget(self.view if self.photo is not None else self.empty)
+        if self.photo is None:
+            self.zoom_label.clear()
+        if self.model is None:
+            self.empty.show_state(
+                "No model installed",
+                "Fader Studio needs a model to change faces. Open a .fader model file, "
+                "or train one on CelebA or on synthetic faces.",
+                [
+                    ("Open Model File…", self.open_model_action),
+                    ("Train a Model…", self.train_action),
+                    ("Open a Photo…", self.open_action),
+                ],
+            )
+        else:
+            self.empty.show_state(
+                "Open a photo to start",
+                "Drop a photo here, press Ctrl+O, or try the sample portrait.",
+                [("Open a Photo…", self.open_action), ("Open the Sample Portrait", self.sample_action)],
+            )
+        shown = self.photo.faces if self.photo else ()
+        modified = any(v != f.start for v, f in zip(self.values, shown, strict=True))
+        self.setWindowModified(modified)
+        name = self.photo.path.name if self.photo else ""
+        self.setWindowTitle(f"{name}[*] — Fader Studio" if name else "Fader Studio")
+
+    # opening photos and models
+
+    def open_photo(self, path: str | Path) -> None:
+        """Open the photo at ``path`` (in the background)."""
+        self.session.open_photo(Path(path))
+
+    def open_model(self, path: str | Path) -> None:
+        """Load the model at ``path`` (in the background); the open photo is encoded again with it."""
+        self.session.open_model(Path(path))
+
+    @Slot()
+    def _choose_photo(self) -> None:
+        folder = self.settings.value("folders/photos", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open Photo", folder, PHOTO_FILTER)
+        if path:
+            self.settings.setValue("folders/photos", str(Path(path).parent))
+            self.open_photo(path)
+
+    @Slot()
+    def _open_sample(self) -> None:
+        self.open_photo(resources.path(resources.SAMPLE_PHOTO))
+
+    @Slot()
+    def _choose_model(self) -> None:
+        folder = str(paths.models_dir()) if paths.models_dir().is_dir() else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open Model", folder, MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    @Slot()
+    def _install_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Install Model", str(Path.home()), MODEL_FILTER)
+        if path:
+            self.install_model(path)
+
+    def install_model(self, path: str | Path) -> Path:
+        """Copy the model at ``path`` into the models folder (never over another) and open it."""
+        source = Path(path)
+        folder = paths.models_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / source.name
+        number = 2
+        while target.exists() and not target.samefile(source):
+            target = folder / f"{source.stem}-{number}{source.suffix}"
+            number += 1
+        if not target.exists():
+            shutil.copyfile(source, target)
+        self.open_model(target)
+        return target
+
+    @Slot()
+    def _show_models_folder(self) -> None:
+        paths.models_dir().mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.models_dir())))
+
+    def _update_model_menu(self) -> None:
+        menu = self.model_menu
+        menu.clear()
+        menu.addAction(self.open_model_action)
+        menu.addSeparator()
+        installed = paths.installed_models()
+        if not installed:
+            none = menu.addAction("No installed models")
+            none.setEnabled(False)
+        for path in installed:
+            action = menu.addAction(path.stem, lambda p=path: self.open_model(p))
+            action.setCheckable(True)
+            action.setChecked(self.model is not None and self.model.path == path)
+        menu.addSeparator()
+        menu.addActions([self.install_model_action, self.models_folder_action])
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for path in recent:
+            self.recent_menu.addAction(path, lambda p=path: self.open_photo(p))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Recent", self._clear_recent)
+        self.recent_menu.setEnabled(bool(recent))
+
+    def recent_files(self) -> list[str]:
+        """Recently opened photos, newest first."""
+        value = self.settings.value("recent/photos", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
+        self.settings.setValue("recent/photos", recent[:MAX_RECENT])
+        self._update_recent_menu()
+
+    @Slot()
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recent/photos", [])
+        self._update_recent_menu()
+
+    @Slot()
+    def close_photo(self) -> None:
+        """Close the open photo (the file was never changed)."""
+        self.photo, self.values = None, []
+        self.view.set_photo(None)
+        self.history.reset(0)
+        self.panel.set_faces(0)
+        self._update_state()
+
+    # drag and drop
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        models = [f for f in files if f.suffix.lower() == ".fader"]
+        photos = [f for f in files if f.suffix.lower() != ".fader"]
+        if models:
+            self.open_model(models[0])
+        if photos:
+            self.open_photo(photos[0])
+        event.acceptProposedAction()
+
+    # results from the session
+
+    @Slot(float)
+    def _zoomed(self, zoom: float) -> None:
+        self.zoom_label.setText(f"{zoom:.0%}" if self.photo is not None else "")
+
+    @Slot(str)
+    def _busy(self, message: str) -> None:
+        self.busy_label.setText(message)
+        self.progress.setVisible(bool(message))
+
+    @Slot(object)
+    def _model_loaded(self, model: ModelInfo) -> None:
+        self.model = model
+        self.settings.setValue("model/path", str(model.path))
+        self.model_label.setText(f"Model: {model.name} ({len(model.attributes)} attributes)")
+        self.device_label.setText(model.device)
+        self.panel.set_attributes(model.attributes)
+        if self.photo is not None:
+            self.panel.set_message("Finding faces with the new model…")
+        self._update_state()
+
+    @Slot(object)
+    def _photo_loaded(self, photo: PhotoInfo) -> None:
+        new_photo = self.photo is None or self.photo.path != photo.path
+        self.photo = photo
+        self.view.set_photo(photo.image) if new_photo else self.view.set_faces([])
+        self.view.set_faces([f.box for f in photo.faces])
+        self.values = [dict(f.start) for f in photo.faces]
+        self.history.reset(len(photo.faces))
+        self.face = 0
+        self.panel.set_faces(len(photo.faces))
+        if photo.faces:
+            self.panel.set_message("")
+            self._show_face()
+        elif self.model is None:
+            self.panel.set_message("Open a model to edit the faces in this photo.")
+        self._remember(photo.path)
+        self._update_state()
+        count = len(photo.faces)
+        if count:
+            self.statusBar().showMessage(
+                f"{photo.path.name}: {photo.size[0]}×{photo.size[1]}, "
+                f"{count} face{'s' * (count != 1)}. Hold \\ to see the original.",
+                8000,
+            )
+
+    @Slot(object, str, bool)
+    def _no_face(self, photo: PhotoInfo, message: str, whole_possible: bool) -> None:
+        self._photo_loaded(photo)
+        hint = (
+            " It is the size of an aligned CelebA face: you can edit it as a whole." if whole_possible else ""
+        )
+        self.panel.set_message(message + hint, whole_button=whole_possible)
+
+    @Slot()
+    def _edit_whole_image(self) -> None:
+        if self.photo is not None:
+            self.session.open_photo(self.photo.path, whole_image=True)
+
+    @Slot(int, int, int, QImage)
+    def _rendered(self, face: int, x: int, y: int, image: QImage) -> None:
+        self.view.set_region(face, x, y, None if image.isNull() else image)
+
+    @Slot(str, str)
+    def show_error(self, doing: str, message: str) -> None:
+        """Tell the user what failed, in a dialog that does not block; the window stays usable."""
+        self.statusBar().showMessage(f"{doing} failed: {message}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Fader Studio", f"{doing} failed.", parent=self)
+        box.setInformativeText(message)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+
+    # faces and faders
+
+    @Slot(int)
+    def select_face(self, index: int) -> None:
+        """Make face ``index`` the one the faders change."""
+        if self.photo is None or not 0 <= index < len(self.photo.faces):
+            return
+        self.face = index
+        self._show_face()
+
+    def _show_face(self) -> None:
+        self.view.select_face(self.face)
+        self.panel.set_faces(len(self.photo.faces), self.face)
+        self.panel.show_values(self.values[self.face], self.photo.faces[self.face].start)
+        self.history.select(self.face)
+
+    @Slot()
+    def _next_face(self) -> None:
+        if self.photo and self.photo.faces:
+            self.select_face((self.face + 1) % len(self.photo.faces))
+
+    @Slot(str, float)
+    def _previewed(self, name: str, value: float) -> None:
+        if self.photo is None or not self.photo.faces:
+            return
+        self.values[self.face][name] = value
+        self.session.preview(self.face, self.values[self.face])
+
+    @Slot(dict, dict)
+    def _committed(self, old: dict, new: dict) -> None:
+        if self.photo is None or not self.photo.faces:
+            return
+        self.history.record(self.face, old, new)
+        self._update_state()
+
+    def _apply_values(self, face: int, values: dict[str, float]) -> None:
+        """Set face ``face``'s faders (from the history) and render it."""
+        self.values[face].update(values)
+        if face == self.face:
+            self.panel.show_values(self.values[face])
+        self.session.preview(face, self.values[face])
+        self._update_state()
+
+    # export
+
+    @Slot()
+    def _export(self) -> None:
+        if self.photo is None or not self.photo.faces:
+            return
+        quality = int(self.settings.value("export/quality", JPEG_QUALITY))
+        dialog = ExportDialog(edited_name(self.photo.path), quality, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.settings.setValue("export/quality", dialog.quality.value())
+            self.export_to(dialog.path(), dialog.quality.value())
+
+    def export_to(self, path: str | Path, quality: int = JPEG_QUALITY, *, confirm: bool = True) -> bool:
+        """Write the edited photo to ``path`` in the background; ``False`` if refused or cancelled."""
+        path = Path(path)
+        if self.photo is None or not self.photo.faces:
+            return False
+        if path.suffix.lower() not in EXPORT_FORMATS:
+            self.show_error("Exporting", f"{path.name}: choose a name ending in .jpg, .png, .webp or .tif")
+            return False
+        if path.exists() and path.resolve() == self.photo.path.resolve():
+            self.show_error("Exporting", f"{path}: this is the original photo; export under another name")
+            return False
+        if confirm and path.exists():
+            answer = QMessageBox.question(self, "Replace File?", f"{path.name} already exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        self.session.export(path, [dict(v) for v in self.values], quality)
+        return True
+
+    @Slot()
+    def _export_sweep(self) -> None:
+        if self.photo is None or not self.photo.faces or self.model is None:
+            return
+        suggestion = self.photo.path.with_name(f"{self.photo.path.stem}-sweep.gif")
+        dialog = SweepDialog(suggestion, self.model.attributes, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.export_sweep_to(dialog.path(), dialog.attribute.currentData(), dialog.steps.value())
+
+    def export_sweep_to(self, path: str | Path, name: str, steps: int = 7) -> None:
+        """Write a sweep of attribute ``name`` of the selected face to ``path`` (.gif or a strip)."""
+        self.session.export_sweep(Path(path), self.face, dict(self.values[self.face]), name, steps)
+
+    # help
+
+    @Slot()
+    def _train(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Train a Model", TRAIN_HELP, parent=self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    @Slot()
+    def _shortcuts(self) -> None:
+        rows = [
+            ("Ctrl+O", "open a photo (or drop one on the window)"),
+            ("Ctrl+E / Ctrl+Shift+E", "export the photo / a sweep"),
+            ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo the selected face's last change"),
+            ("Hold \\", "show the original"),
+            ("Ctrl+Y", "split before/after"),
+            ("Ctrl+Tab, or click a face", "select another face"),
+            ("Double-click a fader", "reset it"),
+            ("Wheel, Ctrl+ / Ctrl−, Ctrl+0, Ctrl+1", "zoom, fit, 100%"),
+            ("Drag the photo", "pan"),
+        ]
+        table = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+        box = QMessageBox(
+            QMessageBox.Icon.NoIcon, "Keyboard Shortcuts", f"<table>{table}</table>", parent=self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     @Slot()
     def _about(self) -> None:
@@ -42,3 +600,9 @@ class MainWindow(QMainWindow):
             "faders, using Fader Networks (Lample et al., NeurIPS 2017). Everything runs "
             "on this computer; nothing is sent anywhere.</p>",
         )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.sync()
+        self.session.close()
+        super().closeEvent(event)

@@ -1,0 +1,38 @@
+"""Where Fader Studio keeps its files (DESIGN §6), each overridable by an environment variable.
+
+Models live in the user data folder, settings in the user config folder. The
+variables exist for tests, portable installs and scripted setups.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "fader-studio"
+CONFIG_ENV = "FADER_STUDIO_CONFIG_DIR"
+DATA_ENV = "FADER_STUDIO_DATA_DIR"
+#: The model the app opens when the user has chosen none (shipped with the app, once there is one).
+BUNDLED_MODEL = "models/default.fader"
+
+
+def config_dir() -> Path:
+    """The settings folder: ``$FADER_STUDIO_CONFIG_DIR`` or the user config folder."""
+    return Path(os.environ.get(CONFIG_ENV) or platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def models_dir() -> Path:
+    """The installed models' folder: ``$FADER_STUDIO_DATA_DIR/models`` or the user data folder's."""
+    return Path(os.environ.get(DATA_ENV) or platformdirs.user_data_dir(APP, appauthor=False)) / "models"
+
+
+def installed_models() -> list[Path]:
+    """Installed ``.fader`` files by name, then the bundled default model if the app has one."""
+    folder = models_dir()
+    found = sorted(folder.glob("*.fader"), key=lambda p: p.name.lower()) if folder.is_dir() else []
+    from fader_studio import resources
+
+    bundled = resources.path(BUNDLED_MODEL)
+    return found + ([bundled] if bundled.is_file() else [])

@@ -1,0 +1,349 @@
+"""The editor's bridge to the inference worker: every torch call runs on one thread, never the UI's.
+
+:class:`EditorSession` owns a :class:`~fader_studio.core.renderer.LatestWinsRenderer`.
+Loading a model, opening a photo (read, detect, align, encode, classify),
+exporting and sweeping are ordered calls on its thread; fader previews are
+latest-wins requests on the same thread. Results come back to the UI thread as
+Qt signals. The UI thread keeps its own copy of what it needs (fader values,
+face boxes), so it never touches the worker's objects and never waits.
+
+Torch is imported by the worker, not at start-up, so the window paints first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
+
+from ..core.attributes import AttributeSpec
+from ..core.errors import FaderStudioError, NoFaceError
+from ..core.renderer import LatestWinsRenderer, RenderResult
+from ..core.template import CELEBA_HEIGHT, CELEBA_WIDTH
+
+log = logging.getLogger(__name__)
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """An (H, W, 3) uint8 RGB array as a QImage that owns a copy of the pixels."""
+    pixels = np.ascontiguousarray(pixels)
+    height, width = pixels.shape[:2]
+    return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the UI shows about a loaded model."""
+
+    path: Path
+    name: str
+    attributes: tuple[AttributeSpec, ...]
+    device: str
+    has_classifier: bool
+
+
+@dataclass(frozen=True)
+class FaceInfo:
+    """A face of the open photo, as the UI needs it."""
+
+    box: tuple[float, float, float, float]  # detection box (x, y, w, h) in photo pixels
+    region: tuple[int, int, int, int]  # the rectangle an edit may change (x0, y0, x1, y1)
+    start: dict[str, float]  # the face's own values, from the classifier
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    """An opened photo: its pixels for the view and its faces (none until a model is loaded)."""
+
+    path: Path
+    image: QImage
+    size: tuple[int, int]
+    faces: tuple[FaceInfo, ...]
+    generation: int  # renders of an older photo or model are dropped
+    whole_image: bool = False
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A render request: faces of photo generation ``generation``, each at its values.
+
+    A request carries every face whose newest values are not on screen yet, so
+    that when it replaces an older pending request (latest wins), no face's
+    last change is lost.
+    """
+
+    generation: int
+    faces: tuple[tuple[int, tuple[tuple[str, float], ...]], ...]
+
+
+class EditorSession(QObject):
+    """Models, the open photo and renders, all on one worker thread."""
+
+    #: Loading started or finished: a status message, or "" when idle.
+    busy = Signal(str)
+    modelLoaded = Signal(object)  # noqa: N815 (Qt naming) ModelInfo
+    #: A photo is open (PhotoInfo); with a model, its faces are found and encoded.
+    photoLoaded = Signal(object)  # noqa: N815
+    #: The photo opened but no face was found: (PhotoInfo without faces, message, whole image possible).
+    noFace = Signal(object, str, bool)  # noqa: N815
+    #: A face's region rendered: (face, x, y, QImage); QImage is null for "show the original".
+    rendered = Signal(int, int, int, QImage)
+    #: An export or sweep was written (path).
+    saved = Signal(str)
+    #: Something failed: (what was being done, one-line message).
+    failed = Signal(str, str)
+    _done = Signal(object, object)  # (future, callback) back on the UI thread
+    _render_done = Signal(object)  # a RenderResult, back on the UI thread
+
+    def __init__(self, device: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._device = device
+        self._renderer: LatestWinsRenderer[Preview] = LatestWinsRenderer(self._render, self._on_result)
+        self._done.connect(self._finish)
+        self._render_done.connect(self._rendered)
+        self.generation = 0  # of the photo and model shown
+        self._requested = 0  # the newest generation asked for
+        self._unrendered: dict[int, tuple[tuple[str, float], ...]] = {}
+        self._calls = 0
+        self.model: ModelInfo | None = None
+        self.photo: PhotoInfo | None = None
+        self.render_ms: list[float] = []
+        # worker-thread state
+        self._engine: Any = None
+        self._document: Any = None
+        self._photo: Any = None
+        self._whole_image = False
+        self._document_generation = -1
+
+    # requests from the UI thread
+
+    def set_device(self, device: str | None) -> None:
+        """Run models opened from now on on ``device`` (cpu, cuda, cuda:N, mps; ``None``: the best one)."""
+        self._device = device
+
+    def open_model(self, path: str | Path) -> None:
+        """Load the model at ``path`` (and re-encode the open photo with it)."""
+        self._requested += 1
+        self._call(
+            f"Loading model {Path(path).name}…",
+            "Opening the model",
+            self._load_model,
+            self._model_loaded,
+            Path(path),
+            self._requested,
+        )
+
+    def open_photo(self, path: str | Path, *, whole_image: bool = False) -> None:
+        """Open the photo at ``path`` and, with a model loaded, find and encode its faces."""
+        self._requested += 1
+        what = "Finding and encoding faces" if self.model else "Opening"
+        self._call(
+            f"{what} in {Path(path).name}…",
+            "Opening the photo",
+            self._load_photo,
+            self._photo_loaded,
+            Path(path),
+            whole_image,
+            self._requested,
+        )
+
+    def preview(self, face: int, values: Mapping[str, float]) -> int:
+        """Render face ``face`` at ``values`` in the background (the newest request wins); its id."""
+        self._unrendered[face] = tuple(values.items())
+        return self._renderer.submit(Preview(self.generation, tuple(self._unrendered.items())))
+
+    def export(self, path: str | Path, values: list[dict[str, float]], quality: int) -> None:
+        """Write the photo with every face at ``values`` (one dict per face) to ``path``."""
+        self._call(
+            f"Exporting {Path(path).name}…",
+            "Exporting",
+            self._export,
+            self._saved,
+            Path(path),
+            values,
+            quality,
+        )
+
+    def export_sweep(
+        self, path: str | Path, face: int, values: dict[str, float], name: str, steps: int
+    ) -> None:
+        """Write a sweep of attribute ``name`` of face ``face`` (other faders at ``values``)."""
+        self._call(
+            f"Writing a sweep of {name}…",
+            "Exporting the sweep",
+            self._sweep,
+            self._saved,
+            Path(path),
+            face,
+            values,
+            name,
+            steps,
+        )
+
+    def latest_preview(self) -> int:
+        """The id of the newest preview request."""
+        return self._renderer.latest_id
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the worker has nothing to do (for tests and shutdown)."""
+        return self._renderer.wait_idle(timeout)
+
+    def close(self) -> None:
+        """Stop the worker (a running call finishes first)."""
+        self._renderer.close()
+
+    # plumbing
+
+    def _call(
+        self, message: str, doing: str, function: Callable[..., Any], then: Callable[[Any], None], *args: Any
+    ) -> None:
+        self._calls += 1
+        self.busy.emit(message)
+        future = self._renderer.call(function, *args)
+        future.add_done_callback(lambda f: self._done.emit(f, (then, doing)))
+
+    @Slot(object, object)
+    def _finish(self, future: Future, callback: tuple[Callable[[Any], None], str]) -> None:
+        then, doing = callback
+        self._calls -= 1
+        if not self._calls:
+            self.busy.emit("")
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            then(future.result())
+        elif isinstance(error, FaderStudioError):
+            self.failed.emit(doing, str(error))
+        else:
+            log.error("%s failed", doing, exc_info=error)
+            self.failed.emit(doing, f"unexpected error: {type(error).__name__}: {error}")
+
+    def _on_result(self, result: RenderResult[Preview]) -> None:  # worker thread
+        self._render_done.emit(result)
+
+    @Slot(object)
+    def _rendered(self, result: RenderResult[Preview]) -> None:
+        if result.request_id != self._renderer.latest_id or result.request.generation != self.generation:
+            return  # a newer request is on its way
+        if result.error is not None:
+            self.failed.emit("Rendering", str(result.error))
+            return
+        for face, values in result.request.faces:
+            if self._unrendered.get(face) == values:
+                del self._unrendered[face]
+        for face, x, y, image in result.value or ():
+            self.rendered.emit(face, x, y, image)
+
+    def _model_loaded(self, result: tuple[ModelInfo, PhotoInfo | None, str | None]) -> None:
+        self.model, photo, no_face = result
+        self.modelLoaded.emit(self.model)
+        if photo is not None:
+            self._photo_result(photo, no_face)
+
+    def _photo_loaded(self, result: tuple[PhotoInfo, str | None]) -> None:
+        self._photo_result(*result)
+
+    def _photo_result(self, photo: PhotoInfo, no_face: str | None) -> None:
+        self.photo = photo
+        self.generation = photo.generation
+        self._unrendered.clear()
+        if no_face is not None:
+            whole = self.model is not None and photo.size == (CELEBA_WIDTH, CELEBA_HEIGHT)
+            self.noFace.emit(photo, no_face, whole)
+        else:
+            self.photoLoaded.emit(photo)
+
+    def _saved(self, path: Path) -> None:
+        self.saved.emit(str(path))
+
+    # worker thread
+
+    def _load_model(self, path: Path, generation: int) -> tuple[ModelInfo, PhotoInfo | None, str | None]:
+        from ..core.engine import Engine
+        from ..core.modelfile import load_model
+
+        model = load_model(path)
+        self._engine = Engine(model, self._device)
+        info = ModelInfo(
+            path=path,
+            name=path.stem,
+            attributes=tuple(model.attributes),
+            device=self._engine.device_name,
+            has_classifier=model.classifier is not None,
+        )
+        self._document = None
+        if self._photo is None:
+            return info, None, None
+        return (info, *self._edit(self._photo, self._whole_image, generation))
+
+    def _load_photo(self, path: Path, whole_image: bool, generation: int) -> tuple[PhotoInfo, str | None]:
+        from ..core.imageio import load_image
+
+        if self._photo is None or self._photo.path != path:
+            self._photo = load_image(path)
+        self._whole_image = whole_image
+        self._document = None
+        return self._edit(self._photo, whole_image, generation)
+
+    def _edit(self, photo: Any, whole_image: bool, generation: int) -> tuple[PhotoInfo, str | None]:
+        from ..core.edit import PhotoEdit
+
+        info = PhotoInfo(photo.path, to_qimage(photo.pixels), photo.size, (), generation)
+        if self._engine is None:
+            return info, None
+        try:
+            document = PhotoEdit(photo, self._engine, whole_image=whole_image)
+        except NoFaceError as e:
+            return info, str(e)
+        faces = tuple(
+            FaceInfo(tuple(f.aligned.face.box), document.region(i), dict(f.start))
+            for i, f in enumerate(document.faces)
+        )
+        self._document, self._document_generation = document, generation
+        return PhotoInfo(photo.path, info.image, photo.size, faces, generation, whole_image), None
+
+    def _render(self, request: Preview) -> list[tuple[int, int, int, QImage]]:
+        document = self._document
+        if document is None or request.generation != self._document_generation:
+            return []
+        started = time.perf_counter()
+        regions = []
+        for face, values in request.faces:
+            document.set(face, dict(values))
+            x0, y0, _, _ = document.region(face)
+            image = to_qimage(document.render_region(face)) if document.is_edited(face) else QImage()
+            regions.append((face, x0, y0, image))
+        self.render_ms.append(1000 * (time.perf_counter() - started))
+        return regions
+
+    def _apply(self, values: list[dict[str, float]]) -> Any:
+        document = self._document
+        if document is None:
+            raise FaderStudioError("no photo with faces is open")
+        for index, face_values in enumerate(values):
+            document.set(index, face_values)
+        return document
+
+    def _export(self, path: Path, values: list[dict[str, float]], quality: int) -> Path:
+        from ..core.imageio import save_image
+
+        document = self._apply(values)
+        return save_image(document.render(), path, source=document.photo, quality=quality)
+
+    def _sweep(self, path: Path, face: int, values: dict[str, float], name: str, steps: int) -> Path:
+        from ..core.sweep import save_sweep, sweep_frames
+
+        document = self._document
+        if document is None:
+            raise FaderStudioError("no photo with faces is open")
+        document.set(face, values)
+        return save_sweep(sweep_frames(document, face, name, steps), path)
