@@ -30,7 +30,7 @@ from .faces import (
     composite_region,
     face_region,
     find_faces,
-    paste_into,
+    region_weights,
     whole_face,
 )
 from .imageio import Photo
@@ -48,6 +48,7 @@ class FaceEdit:
     start: dict[str, float]  # the classifier's estimate (or the defaults)
     values: dict[str, float] = field(default_factory=dict)
     correction: np.ndarray | None = None  # (S, S, 3) float32, added to every decode
+    weights: tuple[np.ndarray, np.ndarray] | None = None  # the paste mask, made on first use
 
 
 class PhotoEdit:
@@ -108,7 +109,7 @@ class PhotoEdit:
         if not self.is_edited(index):
             x0, y0, x1, y1 = self.region(index)
             return self.photo.pixels[y0:y1, x0:x1].copy()
-        return composite_region(self.photo.pixels, self.faces[index].aligned, self.render_face(index))
+        return self._composite(self.photo.pixels, index)
 
     def render_face(self, index: int) -> np.ndarray:
         """The edited S×S crop of face ``index`` (uint8)."""
@@ -118,10 +119,17 @@ class PhotoEdit:
     def render(self) -> np.ndarray:
         """The whole photo with every edited face at its values (a new array; the photo is untouched)."""
         out = self.photo.pixels.copy()
-        for index, face in enumerate(self.faces):
+        for index in range(len(self.faces)):
             if self.is_edited(index):
-                paste_into(out, face.aligned, self.render_face(index))
+                x0, y0, x1, y1 = self.region(index)
+                out[y0:y1, x0:x1] = self._composite(out, index)
         return out
+
+    def _composite(self, pixels: np.ndarray, index: int) -> np.ndarray:
+        face = self.faces[index]
+        if face.weights is None:
+            face.weights = region_weights(face.aligned, self.engine.size, pixels.shape)
+        return composite_region(pixels, face.aligned, self.render_face(index), face.weights)
 
     def _decode_all(self) -> np.ndarray:
         latent = torch.cat([f.latent for f in self.faces])

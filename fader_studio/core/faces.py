@@ -312,29 +312,54 @@ def face_region(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> tupl
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def composite_region(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np.ndarray:
+def region_weights(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The feathered mask over :func:`face_region`, as float32 weights of the edit and of the photo.
+
+    It depends only on the face and the photo's size, so an editor computes it once per face.
+    """
+    x0, y0, x1, y1 = face_region(aligned, size, shape)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    weight = cv2.warpAffine(
+        feather_mask(size),
+        _to_crop(aligned, x0, y0),
+        (x1 - x0, y1 - y0),
+        flags=flags,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
+    return weight, 1.0 - weight
+
+
+def composite_region(
+    pixels: np.ndarray,
+    aligned: AlignedFace,
+    crop: np.ndarray,
+    weights: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """The :func:`face_region` of ``pixels`` with ``crop`` blended in (a new array; ``pixels`` is untouched).
 
     Only this rectangle changes when a face is edited, so the editor redraws
     just it; pixels where the feathered mask is 0 keep their exact values.
+    ``weights`` (from :func:`region_weights`) saves recomputing the mask.
     """
     size = crop.shape[0]
     x0, y0, x1, y1 = face_region(aligned, size, pixels.shape)
-    region = pixels[y0:y1, x0:x1].copy()
+    region = pixels[y0:y1, x0:x1]
     if x1 <= x0 or y1 <= y0:
-        return region
-    to_crop = np.vstack([aligned.matrix, [0, 0, 1]]) @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
-    shape = (x1 - x0, y1 - y0)
+        return region.copy()
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    edited = cv2.warpAffine(crop, to_crop[:2], shape, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    weight = cv2.warpAffine(
-        feather_mask(size), to_crop[:2], shape, flags=flags, borderMode=cv2.BORDER_CONSTANT
+    edited = cv2.warpAffine(
+        crop, _to_crop(aligned, x0, y0), (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE
     )
-    inside = weight > 0
-    w = weight[inside][:, None]
-    blended = region[inside].astype(np.float32) * (1.0 - w) + edited[inside].astype(np.float32) * w
-    region[inside] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    return region
+    edit_weight, photo_weight = (
+        weights if weights is not None else region_weights(aligned, size, pixels.shape)
+    )
+    return cv2.blendLinear(edited, np.ascontiguousarray(region), edit_weight, photo_weight)
+
+
+def _to_crop(aligned: AlignedFace, x0: int, y0: int) -> np.ndarray:
+    """The affine map from pixels of a region starting at ``(x0, y0)`` to crop pixels."""
+    shift = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
+    return (np.vstack([aligned.matrix, [0, 0, 1]]) @ shift)[:2]
 
 
 def whole_face(pixels: np.ndarray, size: int) -> AlignedFace:

@@ -10,10 +10,11 @@ The same thread also runs other work in order (:meth:`LatestWinsRenderer.call`:
 loading a model, encoding a photo), ahead of any pending render, so that all
 inference happens on one thread and a render never sees half-loaded state.
 
-Each request gets an increasing id. A result is delivered (to ``on_result``,
-on the worker thread) only if no newer request was submitted while it was
-rendering; the UI still compares ``result.request_id`` with
-:attr:`LatestWinsRenderer.latest_id` when the result reaches its own thread.
+Each request gets an increasing id. Every finished render is delivered (to
+``on_result``, on the worker thread), in increasing id order, even when newer
+requests are already waiting: while a fader keeps moving, the view shows the
+newest finished render instead of waiting for the fader to stop. Requests that
+were replaced before they started are never rendered (:attr:`skipped`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class LatestWinsRenderer(Generic[Request]):
     """Run ``render(request)`` on one worker thread, always for the newest request.
 
     ``on_result(RenderResult)`` is called on the worker thread for every
-    result that is still the latest when it finishes (errors included, as
-    ``RenderResult.error``). Use as a context manager, or call :meth:`close`.
+    finished render (errors included, as ``RenderResult.error``). Use as a
+    context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -65,7 +66,7 @@ class LatestWinsRenderer(Generic[Request]):
         self._busy = False
         self._closed = False
         self._renders = 0
-        self._dropped = 0
+        self._skipped = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -80,9 +81,9 @@ class LatestWinsRenderer(Generic[Request]):
         return self._renders
 
     @property
-    def dropped(self) -> int:
-        """How many finished renders were dropped because a newer request had arrived."""
-        return self._dropped
+    def skipped(self) -> int:
+        """How many requests were replaced by a newer one before they started (never rendered)."""
+        return self._skipped
 
     def submit(self, request: Request) -> int:
         """Queue ``request`` in place of any pending one; return its id. Never blocks on a render."""
@@ -90,6 +91,8 @@ class LatestWinsRenderer(Generic[Request]):
             if self._closed:
                 raise RuntimeError("the renderer is closed")
             self._latest_id += 1
+            if self._pending is not None:
+                self._skipped += 1
             self._pending = (self._latest_id, request)
             self._cond.notify()
             return self._latest_id
@@ -167,10 +170,8 @@ class LatestWinsRenderer(Generic[Request]):
             result = RenderResult(request_id, request, error=e)
         with self._cond:
             self._renders += 1
-            stale = request_id != self._latest_id or self._closed
-            if stale:
-                self._dropped += 1
-        if not stale:
+            closed = self._closed
+        if not closed:
             try:
                 self._on_result(result)
             except Exception:

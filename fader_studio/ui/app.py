@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
 from .. import __version__
 from ..core import paths
@@ -37,15 +37,29 @@ def start_editor(
     window.session.set_device(device)
     window.show()
 
-    def load() -> None:  # after the first paint: torch is imported by the worker, not before
+    def load() -> None:  # torch is imported by the worker, after the window has painted
         chosen = startup_model(model)
         if chosen is not None:
             window.open_model(chosen)
         for photo in photos[:1]:
             window.open_photo(photo)
 
-    QTimer.singleShot(0, load)
+    window.installEventFilter(_AfterFirstPaint(window, load))
     return window
+
+
+class _AfterFirstPaint(QObject):
+    """Calls ``then`` once, right after ``window`` has painted for the first time."""
+
+    def __init__(self, window: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._then = then
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._then)
+        return False
 
 
 def run_app(photos: Sequence[str] = (), model: str | None = None, device: str | None = None) -> int:

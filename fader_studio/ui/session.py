@@ -113,6 +113,7 @@ class EditorSession(QObject):
         self._requested = 0  # the newest generation asked for
         self._unrendered: dict[int, tuple[tuple[str, float], ...]] = {}
         self._calls = 0
+        self._closed = False
         self.model: ModelInfo | None = None
         self.photo: PhotoInfo | None = None
         self.render_ms: list[float] = []
@@ -157,6 +158,8 @@ class EditorSession(QObject):
 
     def preview(self, face: int, values: Mapping[str, float]) -> int:
         """Render face ``face`` at ``values`` in the background (the newest request wins); its id."""
+        if self._closed:
+            return 0
         self._unrendered[face] = tuple(values.items())
         return self._renderer.submit(Preview(self.generation, tuple(self._unrendered.items())))
 
@@ -198,6 +201,7 @@ class EditorSession(QObject):
 
     def close(self) -> None:
         """Stop the worker (a running call finishes first)."""
+        self._closed = True
         self._renderer.close()
 
     # plumbing
@@ -232,8 +236,8 @@ class EditorSession(QObject):
 
     @Slot(object)
     def _rendered(self, result: RenderResult[Preview]) -> None:
-        if result.request_id != self._renderer.latest_id or result.request.generation != self.generation:
-            return  # a newer request is on its way
+        if result.request.generation != self.generation:
+            return  # a render of a photo or model that is no longer shown
         if result.error is not None:
             self.failed.emit("Rendering", str(result.error))
             return

@@ -62,8 +62,8 @@ def test_submit_never_waits_for_a_running_render() -> None:
         release.set()
         assert renderer.wait_idle(timeout=10)
         assert renderer.renders == 2  # request 0, then straight to the newest one
-        assert renderer.dropped == 1  # the result of request 0 was stale on arrival
-    assert [(r.request_id, r.value) for r in collected.results] == [(1001, 10000)]
+        assert renderer.skipped == 999  # replaced while waiting, never rendered
+    assert [(r.request_id, r.value) for r in collected.results] == [(1, 0), (1001, 10000)]
 
 
 def test_render_errors_are_delivered_and_the_worker_survives() -> None:
