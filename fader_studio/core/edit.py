@@ -35,6 +35,8 @@ from .faces import (
 )
 from .imageio import Photo
 
+#: A face's starting values are the classifier's probabilities to this many decimals (a fader's step).
+START_DECIMALS = 2
 #: Blur of the colour correction, as a fraction of the crop size.
 COLOUR_BLUR = 1 / 12
 
@@ -76,7 +78,10 @@ class PhotoEdit:
         latents = engine.encode(crops)
         names = model.attribute_names
         if model.classifier is not None:
-            starts = [dict(zip(names, map(float, row), strict=True)) for row in engine.classify(crops)]
+            starts = [
+                {name: round(float(p), START_DECIMALS) for name, p in zip(names, row, strict=True)}
+                for row in engine.classify(crops)
+            ]
         else:
             starts = [{a.name: a.default for a in model.attributes} for _ in aligned]
         self.faces = [

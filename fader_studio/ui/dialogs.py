@@ -66,65 +66,59 @@ class _PathRow(QWidget):
             self.edit.setText(chosen)
 
 
-class ExportDialog(QDialog):
-    """Where to write the edited photo and, for JPEG and WebP, its quality."""
+class _SaveDialog(QDialog):
+    """The file to write, a form of ``rows``, then Save and Cancel."""
 
-    def __init__(self, path: Path, quality: int = JPEG_QUALITY, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, path: Path, filters: str, rows: list[tuple[str, QWidget]], parent: QWidget | None
+    ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Export Photo")
+        self.setWindowTitle(title)
         form = QFormLayout(self)
-        self.file = _PathRow(path, "Export Photo", PHOTO_FILTER)
-        self.quality = QSpinBox()
-        self.quality.setRange(1, 100)
-        self.quality.setValue(quality)
-        self.quality.setSuffix(" %")
-        self.quality.setToolTip("JPEG and WebP quality (PNG and TIFF are lossless)")
-        form.addRow("File:", self.file)
-        form.addRow("Quality:", self.quality)
+        self.file = _PathRow(path, title, filters)
+        for label, widget in [("File:", self.file), *rows]:
+            form.addRow(label, widget)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
-        self.file.edit.textChanged.connect(self._update)
-        self._update()
 
     def path(self) -> Path:
         """The chosen file."""
         return Path(self.file.edit.text()).expanduser()
+
+
+class ExportDialog(_SaveDialog):
+    """Where to write the edited photo and, for JPEG and WebP, its quality."""
+
+    def __init__(self, path: Path, quality: int = JPEG_QUALITY, parent: QWidget | None = None) -> None:
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setValue(quality)
+        self.quality.setSuffix(" %")
+        self.quality.setToolTip("JPEG and WebP quality (PNG and TIFF are lossless)")
+        super().__init__("Export Photo", path, PHOTO_FILTER, [("Quality:", self.quality)], parent)
+        self.file.edit.textChanged.connect(self._update)
+        self._update()
 
     @Slot()
     def _update(self) -> None:
         self.quality.setEnabled(self.path().suffix.lower() in LOSSY)
 
 
-class SweepDialog(QDialog):
+class SweepDialog(_SaveDialog):
     """Which attribute to sweep, in how many steps, and where to write the strip or GIF."""
 
     def __init__(
         self, path: Path, attributes: Sequence[AttributeSpec], parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Export Sweep")
-        form = QFormLayout(self)
         self.attribute = QComboBox()
         for spec in attributes:
             self.attribute.addItem(f"{spec.label} ({spec.min:g} to {spec.max:g})", spec.name)
         self.steps = QSpinBox()
         self.steps.setRange(2, 25)
         self.steps.setValue(7)
-        self.file = _PathRow(path, "Export Sweep", SWEEP_FILTER)
-        form.addRow("Attribute:", self.attribute)
-        form.addRow("Steps:", self.steps)
-        form.addRow("File:", self.file)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def path(self) -> Path:
-        """The chosen file."""
-        return Path(self.file.edit.text()).expanduser()
+        rows = [("Attribute:", self.attribute), ("Steps:", self.steps)]
+        super().__init__("Export Sweep", path, SWEEP_FILTER, rows, parent)

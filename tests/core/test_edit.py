@@ -33,7 +33,7 @@ def test_each_face_is_encoded_once_and_starts_at_the_classifiers_estimate(
     for face, probabilities in zip(edit.faces, expected, strict=True):
         assert face.latent.shape[0] == 1
         assert list(face.start) == list(ATTRIBUTES)
-        np.testing.assert_allclose(list(face.start.values()), probabilities, atol=1e-6)
+        np.testing.assert_allclose(list(face.start.values()), probabilities, atol=0.005)  # to 2 decimals
         assert face.values == face.start
 
 

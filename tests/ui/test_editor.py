@@ -388,3 +388,22 @@ def test_zoom_fit_and_before_after(qtbot, make_window, synth_model: Path, portra
     assert window.view._split_x == 512
     window.split_action.trigger()
     assert window.view._split_x is None
+
+
+def test_the_export_dialog_suggests_a_new_name_and_asks_quality_only_where_it_applies(
+    qtbot, tmp_path: Path
+) -> None:
+    from fader_studio.ui.dialogs import ExportDialog, edited_name
+
+    photo = tmp_path / "holiday.jpg"
+    photo.write_bytes(b"")
+    assert edited_name(photo) == tmp_path / "holiday-edited.jpg"
+    (tmp_path / "holiday-edited.jpg").write_bytes(b"")
+    assert edited_name(photo) == tmp_path / "holiday-edited-2.jpg"
+    assert edited_name(tmp_path / "scan.bmp") == tmp_path / "scan-edited.png"
+    dialog = ExportDialog(edited_name(photo), 80)
+    qtbot.addWidget(dialog)
+    assert dialog.path() == tmp_path / "holiday-edited-2.jpg" and dialog.quality.value() == 80
+    assert dialog.quality.isEnabled()
+    dialog.file.edit.setText(str(tmp_path / "holiday.png"))
+    assert not dialog.quality.isEnabled()
