@@ -426,9 +426,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _photo_loaded(self, photo: PhotoInfo) -> None:
-        new_photo = self.photo is None or self.photo.path != photo.path
+        if self.photo is None or photo.image is not self.photo.image:  # not the same load re-encoded
+            self.view.set_photo(photo.image)
         self.photo = photo
-        self.view.set_photo(photo.image) if new_photo else self.view.set_faces([])
         self.view.set_faces([f.box for f in photo.faces])
         self.values = [dict(f.start) for f in photo.faces]
         self.history.reset(len(photo.faces))

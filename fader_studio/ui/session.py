@@ -47,7 +47,6 @@ class ModelInfo:
     name: str
     attributes: tuple[AttributeSpec, ...]
     device: str
-    has_classifier: bool
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,7 @@ class EditorSession(QObject):
         self._engine: Any = None
         self._document: Any = None
         self._photo: Any = None
+        self._photo_image = QImage()  # the photo as a QImage, made once per load
         self._whole_image = False
         self._document_generation = -1
 
@@ -282,7 +282,6 @@ class EditorSession(QObject):
             name=path.stem,
             attributes=tuple(model.attributes),
             device=self._engine.device_name,
-            has_classifier=model.classifier is not None,
         )
         self._document = None
         if self._photo is None:
@@ -292,8 +291,9 @@ class EditorSession(QObject):
     def _load_photo(self, path: Path, whole_image: bool, generation: int) -> tuple[PhotoInfo, str | None]:
         from ..core.imageio import load_image
 
-        if self._photo is None or self._photo.path != path:
-            self._photo = load_image(path)
+        if not (whole_image and self._photo is not None and self._photo.path == path):
+            self._photo = load_image(path)  # read again: the file may have changed since
+            self._photo_image = to_qimage(self._photo.pixels)
         self._whole_image = whole_image
         self._document = None
         return self._edit(self._photo, whole_image, generation)
@@ -301,7 +301,7 @@ class EditorSession(QObject):
     def _edit(self, photo: Any, whole_image: bool, generation: int) -> tuple[PhotoInfo, str | None]:
         from ..core.edit import PhotoEdit
 
-        info = PhotoInfo(photo.path, to_qimage(photo.pixels), photo.size, (), generation)
+        info = PhotoInfo(photo.path, self._photo_image, photo.size, (), generation)
         if self._engine is None:
             return info, None
         try:
@@ -329,25 +329,22 @@ class EditorSession(QObject):
         self.render_ms.append(1000 * (time.perf_counter() - started))
         return regions
 
-    def _apply(self, values: list[dict[str, float]]) -> Any:
-        document = self._document
-        if document is None:
+    def _open_document(self) -> Any:
+        if self._document is None:
             raise FaderStudioError("no photo with faces is open")
-        for index, face_values in enumerate(values):
-            document.set(index, face_values)
-        return document
+        return self._document
 
     def _export(self, path: Path, values: list[dict[str, float]], quality: int) -> Path:
         from ..core.imageio import save_image
 
-        document = self._apply(values)
+        document = self._open_document()
+        for index, face_values in enumerate(values):
+            document.set(index, face_values)
         return save_image(document.render(), path, source=document.photo, quality=quality)
 
     def _sweep(self, path: Path, face: int, values: dict[str, float], name: str, steps: int) -> Path:
         from ..core.sweep import save_sweep, sweep_frames
 
-        document = self._document
-        if document is None:
-            raise FaderStudioError("no photo with faces is open")
+        document = self._open_document()
         document.set(face, values)
         return save_sweep(sweep_frames(document, face, name, steps), path)

@@ -407,3 +407,15 @@ def test_the_export_dialog_suggests_a_new_name_and_asks_quality_only_where_it_ap
     assert dialog.quality.isEnabled()
     dialog.file.edit.setText(str(tmp_path / "holiday.png"))
     assert not dialog.quality.isEnabled()
+
+
+def test_opening_a_photo_again_reads_the_file_again(
+    qtbot, make_window, synth_model: Path, portrait: Path
+) -> None:
+    window = opened(qtbot, make_window(), portrait, synth_model)
+    brighter = np.clip(np.asarray(Image.open(portrait).convert("RGB")).astype(int) + 40, 0, 255).astype(
+        np.uint8
+    )
+    Image.fromarray(brighter).save(portrait)  # changed in another program
+    opened(qtbot, window, portrait)
+    assert np.array_equal(shown(window), brighter)
