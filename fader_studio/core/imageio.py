@@ -159,14 +159,7 @@ def save_image(
     ``source``'s own file; a failed write leaves no file behind.
     """
     path = Path(path)
-    fmt = EXPORT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ImageError(
-            f"{path}: cannot save as {path.suffix or 'a file without a suffix'} "
-            f"(use {', '.join(sorted(set(EXPORT_FORMATS)))})"
-        )
-    if source is not None and source.path is not None and _same_file(source.path, path):
-        raise ImageError(f"{path}: refusing to overwrite the original photo; choose another name")
+    fmt = export_format(path, source.path if source is not None else None)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError("pixels must be an (H, W, 3) uint8 array")
     image = Image.fromarray(pixels)
@@ -189,6 +182,19 @@ def save_image(
         raise ImageError(f"{path}: cannot encode as {fmt} ({e})") from None
     atomic_write_bytes(path, buffer.getvalue(), lambda reason: ImageError(f"{path}: {reason}"))
     return path
+
+
+def export_format(path: Path, source: Path | None = None) -> str:
+    """The Pillow format for ``path``; :class:`ImageError` if its suffix is unknown or it is ``source``."""
+    fmt = EXPORT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageError(
+            f"{path}: cannot save as {path.suffix or 'a file without a suffix'} "
+            f"(use {', '.join(sorted(set(EXPORT_FORMATS)))})"
+        )
+    if source is not None and _same_file(source, path):
+        raise ImageError(f"{path}: refusing to overwrite the original photo; choose another name")
+    return fmt
 
 
 def _same_file(a: Path, b: Path) -> bool:

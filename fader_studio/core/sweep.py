@@ -18,7 +18,7 @@ from PIL import Image
 from .atomic import atomic_write_bytes
 from .edit import PhotoEdit
 from .errors import ImageError
-from .imageio import EXPORT_FORMATS
+from .imageio import EXPORT_FORMATS, save_image
 
 #: Frames are shrunk to at most this height.
 FRAME_HEIGHT = 320
@@ -56,19 +56,15 @@ def save_sweep(frames: list[np.ndarray], path: str | Path) -> Path:
     """Write ``frames`` atomically: a GIF animation for ``.gif``, else one strip, left to right."""
     path = Path(path)
     suffix = path.suffix.lower()
-    buffer = io.BytesIO()
-    if suffix == ".gif":
-        images = [Image.fromarray(f) for f in frames + frames[-2:0:-1]]  # forth and back
-        images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=GIF_FRAME_MS, loop=0)
-    elif suffix in EXPORT_FORMATS:
-        fmt = EXPORT_FORMATS[suffix]
-        Image.fromarray(np.concatenate(frames, axis=1)).save(
-            buffer, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {})
-        )
-    else:
+    if suffix in EXPORT_FORMATS:
+        return save_image(np.concatenate(frames, axis=1), path)
+    if suffix != ".gif":
         raise ImageError(
             f"{path}: cannot save a sweep as {suffix or 'a file without a suffix'} (use .gif or .png)"
         )
+    buffer = io.BytesIO()
+    images = [Image.fromarray(f) for f in frames + frames[-2:0:-1]]  # forth and back
+    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=GIF_FRAME_MS, loop=0)
     atomic_write_bytes(path, buffer.getvalue(), lambda reason: ImageError(f"{path}: {reason}"))
     return path
 

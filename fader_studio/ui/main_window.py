@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
 
 from .. import __version__, resources
 from ..core import paths
-from ..core.imageio import EXPORT_FORMATS, JPEG_QUALITY
+from ..core.errors import ImageError
+from ..core.imageio import JPEG_QUALITY, export_format
 from .dialogs import ExportDialog, SweepDialog, edited_name
 from .fader_panel import FaderPanel
 from .history import FaceHistory
@@ -536,11 +537,10 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if self.photo is None or not self.photo.faces:
             return False
-        if path.suffix.lower() not in EXPORT_FORMATS:
-            self.show_error("Exporting", f"{path.name}: choose a name ending in .jpg, .png, .webp or .tif")
-            return False
-        if path.exists() and path.resolve() == self.photo.path.resolve():
-            self.show_error("Exporting", f"{path}: this is the original photo; export under another name")
+        try:
+            export_format(path, self.photo.path)  # refused before asking whether to replace it
+        except ImageError as e:
+            self.show_error("Exporting", str(e))
             return False
         if confirm and path.exists():
             answer = QMessageBox.question(self, "Replace File?", f"{path.name} already exists. Replace it?")

@@ -214,7 +214,9 @@ def test_export_keeps_size_exif_and_colour_profile_and_never_the_source(
     assert source.read_bytes() == source_bytes
     # the source is refused, with a message, and stays as it was
     assert not window.export_to(source)
-    assert "this is the original photo" in window.error_box.informativeText()
+    assert window.error_box.informativeText() == (
+        f"{source}: refusing to overwrite the original photo; choose another name"
+    )
     assert source.read_bytes() == source_bytes
     # another existing file: asked first; "No" leaves it alone
     other = tmp_path / "other.png"
