@@ -137,7 +137,7 @@ def flood_the_ui(model: Path, photo: Path, seconds: float, rate: int) -> dict[st
         "ui_p99_gap_ms": round(percentile(list(gaps), 99), 1),
         "moves_sent": sent,
         "renders_shown": len(shown),
-        "requests_skipped": window.session._renderer.skipped,
+        "requests_skipped": window.session.renderer.skipped,
     }
 
 

@@ -13,7 +13,6 @@ Torch is imported by the worker, not at start-up, so the window paints first.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -115,7 +114,6 @@ class EditorSession(QObject):
         self._closed = False
         self.model: ModelInfo | None = None
         self.photo: PhotoInfo | None = None
-        self.render_ms: list[float] = []
         # worker-thread state
         self._engine: Any = None
         self._document: Any = None
@@ -191,9 +189,10 @@ class EditorSession(QObject):
             steps,
         )
 
-    def latest_preview(self) -> int:
-        """The id of the newest preview request."""
-        return self._renderer.latest_id
+    @property
+    def renderer(self) -> LatestWinsRenderer[Preview]:
+        """The worker (its counts of renders and skipped requests, for tests and benchmarks)."""
+        return self._renderer
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until the worker has nothing to do (for tests and shutdown)."""
@@ -319,14 +318,12 @@ class EditorSession(QObject):
         document = self._document
         if document is None or request.generation != self._document_generation:
             return []
-        started = time.perf_counter()
         regions = []
         for face, values in request.faces:
             document.set(face, dict(values))
             x0, y0, _, _ = document.region(face)
             image = to_qimage(document.render_region(face)) if document.is_edited(face) else QImage()
             regions.append((face, x0, y0, image))
-        self.render_ms.append(1000 * (time.perf_counter() - started))
         return regions
 
     def _open_document(self) -> Any:
