@@ -203,10 +203,6 @@ class PhotoView(QGraphicsView):
         for overlay in self._overlays.values():
             overlay.setVisible(not original and not overlay.pixmap().isNull())
 
-    def showing_original(self) -> bool:
-        """Whether the edits are hidden."""
-        return self._showing_original
-
     def set_split_view(self, on: bool) -> None:
         """Turn the split view (original left of a draggable line) on or off."""
         self._split.setVisible(on)
