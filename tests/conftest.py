@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -68,6 +69,17 @@ def make_model(image_size: int = 64, *, classifier: bool = True, autoencoder: bo
         training={"steps": 3, "data": "smooth test images"},
     )
     return train_a_little(model)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def inference_defaults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Networks run on torch, the reference, unless a test asks for ONNX Runtime; ONNX exports go
+    to a folder of the test session, never to the user's cache."""
+    cache = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FADER_STUDIO_BACKEND", "torch")
+        patch.setenv("FADER_STUDIO_CACHE_DIR", str(cache))
+        yield cache
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,12 @@ the caller keeps per face; ``decode`` turns a latent and fader values into a
 crop. Moving a fader therefore costs one decoder pass, not an encoder and a
 decoder pass as in the official ``interpolate.py``.
 
+On the CPU the encoder and decoder can run on ONNX Runtime instead of torch
+(:mod:`fader_studio.core.onnx_backend`), about twice as fast; the backend is
+``torch``, ``onnx`` or ``auto`` (ONNX Runtime on the CPU when an export of the
+model is ready, see :meth:`Engine.prepare_onnx`). The classifier, used once
+per photo, always runs on torch.
+
 An engine is not thread-safe: the app runs all inference in one worker
 thread, through :class:`fader_studio.core.renderer.LatestWinsRenderer`.
 """
@@ -15,15 +21,20 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import DeviceError, FaderStudioError
+from .errors import BackendError, DeviceError, FaderStudioError
 from .modelfile import FaderModel
+from .onnx_backend import OnnxNetworks, onnx_networks
+from .paths import cache_dir
 
-#: Environment variable that overrides the automatic device choice.
+#: Environment variables that override the automatic device and backend choices.
 DEVICE_ENV = "FADER_STUDIO_DEVICE"
+BACKEND_ENV = "FADER_STUDIO_BACKEND"
+BACKENDS = ("auto", "torch", "onnx")
 #: Half precision is used only if it changes no pixel by more than this (of 255).
 HALF_MAX_PIXEL_ERROR = 2
 
@@ -57,6 +68,14 @@ def choose_device(preferred: str | None = None) -> torch.device:
     elif device.type not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"unsupported device {choice!r} (use auto, cpu, cuda, cuda:N or mps)")
     return device
+
+
+def choose_backend(preferred: str | None = None) -> str:
+    """The backend asked for: ``preferred``, else ``$FADER_STUDIO_BACKEND``, else ``auto``."""
+    choice = (preferred or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
+    if choice not in BACKENDS:
+        raise BackendError(f"unknown backend {choice!r} (use {', '.join(BACKENDS)})")
+    return choice
 
 
 def device_description(device: torch.device) -> str:
@@ -111,6 +130,13 @@ class Engine:
     :data:`HALF_MAX_PIXEL_ERROR` on a probe face. ``channels_last``: ``None``
     uses it on CUDA, where it speeds up convolutions, and not on the CPU,
     where it measured slower.
+
+    ``backend``: ``torch``; ``onnx`` (CPU only: export the model if needed,
+    :class:`BackendError` if ONNX Runtime cannot run it); ``auto`` (default,
+    or ``$FADER_STUDIO_BACKEND``): on the CPU, ONNX Runtime if an export of
+    this model is already cached, else torch until :meth:`prepare_onnx` and
+    :meth:`use_onnx` switch over. ``cache``: the folder of ONNX exports
+    (default: ``onnx`` in the user cache folder).
     """
 
     def __init__(
@@ -118,8 +144,10 @@ class Engine:
         model: FaderModel,
         device: str | torch.device | None = None,
         *,
+        backend: str | None = None,
         half: bool | None = None,
         channels_last: bool | None = None,
+        cache: Path | None = None,
     ) -> None:
         if model.encoder is None or model.decoder is None:
             raise FaderStudioError(
@@ -146,15 +174,69 @@ class Engine:
         self.dtype = torch.float16 if self.half else torch.float32
         if self.half:
             self.decoder.half()
+        self.requested_backend = choose_backend(backend)
+        self.cache = cache if cache is not None else cache_dir() / "onnx"
+        self.onnx: OnnxNetworks | None = None
+        #: Why the engine runs on torch although ONNX Runtime was asked for (or could be used).
+        self.onnx_problem: str | None = None
+        if self.requested_backend != "torch" and self.device.type != "cpu":
+            if self.requested_backend == "onnx":
+                raise BackendError(f"the ONNX backend runs on the CPU only, not on {self.device_name}")
+        elif self.requested_backend != "torch":
+            try:
+                self.use_onnx(self.prepare_onnx(export=self.requested_backend == "onnx"))
+            except BackendError as e:
+                if self.requested_backend == "onnx":
+                    raise
+                self.onnx_problem = str(e)
+
+    @property
+    def backend(self) -> str:
+        """``onnx`` when the encoder and decoder run on ONNX Runtime, else ``torch``."""
+        return "onnx" if self.onnx is not None else "torch"
+
+    @property
+    def wants_onnx(self) -> bool:
+        """Whether ONNX Runtime could be used but is not yet (an export is worth preparing)."""
+        return (
+            self.onnx is None
+            and self.onnx_problem is None
+            and self.requested_backend != "torch"
+            and self.device.type == "cpu"
+        )
+
+    def prepare_onnx(self, *, export: bool = True) -> OnnxNetworks | None:
+        """The model's networks on ONNX Runtime, from the cache or exported (``export``) and checked.
+
+        Safe to call on another thread while this engine runs inference: it
+        works on copies of the networks. Raises :class:`BackendError` if ONNX
+        Runtime is missing or the export fails or does not match torch.
+        """
+        return onnx_networks(self.encoder, self.decoder, self.cache, export=export)
+
+    def use_onnx(self, networks: OnnxNetworks | None) -> None:
+        """Run the encoder and decoder on ``networks`` from now on (``None``: stay as is)."""
+        if networks is not None:
+            self.onnx = networks
+            self.onnx_problem = None
 
     @property
     def device_name(self) -> str:
         """Human-readable name of the device in use (for the status bar)."""
         return device_description(self.device)
 
+    @property
+    def description(self) -> str:
+        """The device and, on the CPU, the backend: ``CPU (2 threads), ONNX Runtime``."""
+        if self.device.type != "cpu":
+            return self.device_name
+        return f"{self.device_name}, {'ONNX Runtime' if self.onnx is not None else 'PyTorch'}"
+
     def encode(self, crops: np.ndarray) -> torch.Tensor:
         """Latents ``(N, C, L, L)`` on the device, for uint8 RGB crops ``(S, S, 3)`` or ``(N, S, S, 3)``."""
         images = self._images(crops)
+        if self.onnx is not None:
+            return torch.from_numpy(self.onnx.encode(images.numpy()))
         with torch.inference_mode():
             return self.encoder(images).to(self.dtype)
 
@@ -166,6 +248,8 @@ class Engine:
         ``(N, n)`` array with one row per latent.
         """
         alphas = self.values_tensor(values, latent.shape[0])
+        if self.onnx is not None:
+            return to_uint8(torch.from_numpy(self.onnx.decode(latent.numpy(), alphas.numpy())))
         with torch.inference_mode():
             return to_uint8(self.decoder(latent, alphas.to(self.dtype)))
 

@@ -50,6 +50,10 @@ class DeviceError(FaderStudioError):
     """A requested compute device (``cuda``, ``mps``, ...) is not available."""
 
 
+class BackendError(FaderStudioError):
+    """An inference backend (ONNX Runtime) that was asked for cannot be used."""
+
+
 class TrainingError(FaderStudioError):
     """A training run that cannot go on: it diverged, or the GPU ran out of memory."""
 

@@ -1,6 +1,7 @@
 """Where Fader Studio keeps its files (DESIGN §6), each overridable by an environment variable.
 
-Models live in the user data folder, settings in the user config folder. The
+Models live in the user data folder, settings in the user config folder,
+files the app can make again (ONNX exports of models) in the user cache folder. The
 variables exist for tests, portable installs and scripted setups.
 """
 
@@ -14,6 +15,7 @@ import platformdirs
 APP = "fader-studio"
 CONFIG_ENV = "FADER_STUDIO_CONFIG_DIR"
 DATA_ENV = "FADER_STUDIO_DATA_DIR"
+CACHE_ENV = "FADER_STUDIO_CACHE_DIR"
 #: The model the app opens when the user has chosen none (shipped with the app, once there is one).
 BUNDLED_MODEL = "models/default.fader"
 
@@ -26,6 +28,11 @@ def config_dir() -> Path:
 def models_dir() -> Path:
     """The installed models' folder: ``$FADER_STUDIO_DATA_DIR/models`` or the user data folder's."""
     return Path(os.environ.get(DATA_ENV) or platformdirs.user_data_dir(APP, appauthor=False)) / "models"
+
+
+def cache_dir() -> Path:
+    """Files that can be made again (ONNX exports): ``$FADER_STUDIO_CACHE_DIR`` or the user cache folder."""
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir(APP, appauthor=False))
 
 
 def installed_models() -> list[Path]:
