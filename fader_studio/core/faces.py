@@ -356,6 +356,19 @@ def composite_region(
     return cv2.blendLinear(edited, np.ascontiguousarray(region), edit_weight, photo_weight)
 
 
+def scaled_face(aligned: AlignedFace, scale_x: float, scale_y: float) -> AlignedFace:
+    """``aligned`` as a face of the photo resized by ``(scale_x, scale_y)`` (as ``cv2.resize`` maps pixels).
+
+    Pixel centre ``u`` of the resized photo lies at ``(u + 0.5) / scale - 0.5``
+    of the original, so compositing into the resized photo matches resizing the
+    full-size composite.
+    """
+    to_photo = np.array(
+        [[1 / scale_x, 0, 0.5 / scale_x - 0.5], [0, 1 / scale_y, 0.5 / scale_y - 0.5], [0, 0, 1]]
+    )
+    return AlignedFace(aligned.face, aligned.crop, aligned.matrix @ to_photo, aligned.direct)
+
+
 def _to_crop(aligned: AlignedFace, x0: int, y0: int) -> np.ndarray:
     """The affine map from pixels of a region starting at ``(x0, y0)`` to crop pixels."""
     shift = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])

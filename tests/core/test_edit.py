@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
 from fader_studio import resources
-from fader_studio.core.edit import PhotoEdit
+from fader_studio.core.edit import PhotoEdit, preview_scale
 from fader_studio.core.engine import Engine
 from fader_studio.core.errors import NoFaceError
 from fader_studio.core.imageio import Photo, load_image
-from fader_studio.core.modelfile import FaderModel
+from fader_studio.core.modelfile import FaderModel, load_model
 from tests.conftest import ATTRIBUTES
 
 
@@ -93,6 +96,51 @@ def test_render_region_is_the_rendered_photo_inside_the_faces_region(model: Fade
     assert np.array_equal(rendered[outside], edit.photo.pixels[outside])
     x0, y0, x1, y1 = edit.region(1)  # not edited: the original pixels
     assert np.array_equal(edit.render_region(1), edit.photo.pixels[y0:y1, x0:x1])
+
+
+def test_preview_scales_never_fall_below_the_view_and_step_by_quarter_octaves() -> None:
+    assert preview_scale(1.0) == preview_scale(3.0) == 1.0
+    views = np.geomspace(0.02, 0.999, 200)
+    levels = [preview_scale(v) for v in views]
+    assert all(v <= level < v * 2**0.25 + 1e-9 for v, level in zip(views, levels, strict=True))
+    assert set(np.round(np.log2(levels) * 4, 9)) <= set(range(-30, 1))  # 2^(-k/4): few distinct copies
+    assert preview_scale(0.5) == 0.5 and preview_scale(0.49) == 0.5
+
+
+@pytest.mark.parametrize("view_scale", [0.8, 0.45, 0.3])
+def test_a_preview_equals_the_full_render_downscaled(
+    synth_model: Path, photo: Photo, view_scale: float
+) -> None:
+    big = Photo(cv2.resize(photo.pixels, (2048, 2048), interpolation=cv2.INTER_CUBIC))  # a 300-px face
+    edit = PhotoEdit(big, Engine(load_model(synth_model), "cpu"))  # trained on faces: a face-like decode
+    edit.set(0, {"Smiling": 1.5, "Male": -0.3})
+    preview = edit.preview(0, view_scale)
+    assert preview.scale == preview_scale(view_scale) < 1
+    size = round(2048 * preview.scale)
+    expected = cv2.resize(edit.render(), (size, size), interpolation=cv2.INTER_AREA)
+    x0, y0, x1, y1 = (round(v * size / 2048) for v in preview.rect)
+    assert preview.pixels.shape == (y1 - y0, x1 - x0, 3)
+    assert (x0, y0, x1, y1) == tuple(v * size / 2048 for v in preview.rect)  # on whole preview pixels
+    difference = np.abs(preview.pixels.astype(int) - expected[y0:y1, x0:x1].astype(int))
+    assert difference.mean() < 0.3
+    assert np.percentile(difference, 99.9) <= 2  # within 2 levels but for a few pixels on sharp edges
+    assert difference.max() <= 4
+    full = edit.preview(0, 1.0)  # at 100 %: the full-resolution region itself
+    assert np.array_equal(full.pixels, edit.render_region(0)) and full.rect == edit.region(0)
+
+
+def test_a_face_is_never_previewed_smaller_than_the_models_crop(model: FaderModel, photo: Photo) -> None:
+    edit = PhotoEdit(photo, Engine(model, "cpu"))  # a 512-px photo, a 64-px model
+    edit.set(0, {"Smiling": 1.5})
+    preview = edit.preview(0, 0.02)
+    crop_scale = np.sqrt(abs(np.linalg.det(edit.faces[0].aligned.matrix[:, :2])))
+    assert crop_scale <= preview.scale < crop_scale * 2**0.25
+    edit.set(0, edit.faces[0].start)  # back to the start: the downscaled original
+    unedited = edit.preview(0, 0.02)
+    size = round(512 * unedited.scale)
+    small = cv2.resize(photo.pixels, (size, size), interpolation=cv2.INTER_AREA)
+    x0, y0, x1, y1 = (round(v * size / 512) for v in unedited.rect)
+    assert np.array_equal(unedited.pixels, small[y0:y1, x0:x1])
 
 
 def test_an_aligned_celeba_image_can_be_edited_whole(model: FaderModel) -> None:

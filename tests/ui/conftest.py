@@ -16,23 +16,6 @@ from fader_studio.ui.main_window import MainWindow
 ATTRS = ("Eyeglasses", "Smiling", "Male")
 
 
-@pytest.fixture(scope="session")
-def synth_model(synth_celeba: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 64-px model (with its classifier) trained for 30 steps on the synthetic CelebA set."""
-    from trainer.cli import main
-
-    run = tmp_path_factory.mktemp("editor-model") / "run"
-    cache = run.parent / "cache"
-    code = main([
-        "train", str(synth_celeba), "--attrs", ",".join(ATTRS), "--out", str(run), "--cache-dir", str(cache),
-        "--size", "64", "--first-channels", "4", "--max-channels", "16", "--hidden", "16",
-        "--batch-size", "8", "--eval-images", "8", "--sample-faces", "2", "--classifier-steps", "20",
-        "--device", "cpu", "--lr", "0.001", "--max-steps", "30", "--eval-every", "30", "--progress", "none",
-    ])  # fmt: skip
-    assert code == 0
-    return run / "last.fader"
-
-
 @pytest.fixture(autouse=True)
 def app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Settings and installed models in a fresh folder for each test."""
