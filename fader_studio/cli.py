@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 PROG = "fader-studio"
 
 
+BACKEND_HELP = (
+    "auto, torch or onnx: run the networks on PyTorch or, on the CPU, on ONNX Runtime "
+    "(onnx exports the model on first use; auto uses ONNX Runtime once an export is cached)"
+)
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     """The parser of ``fader-studio`` (returned so tools can extend it)."""
     parser = argparse.ArgumentParser(
@@ -63,6 +69,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--face", default="all", metavar="N|all", help="edit only face N (1 = the largest) (default: all)"
     )
     edit.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best one)")
+    edit.add_argument("--backend", default=None, help=BACKEND_HELP)
     edit.add_argument(
         "--no-colour-match", dest="match_colour", action="store_false", help="paste the raw decoded faces"
     )
@@ -82,6 +89,9 @@ def get_app_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("photos", nargs="*", metavar="PHOTO", help="a photo to open")
     parser.add_argument("--model", metavar="FILE", help="a .fader model to open (default: the last one used)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best one)")
+    parser.add_argument(
+        "--backend", default=None, help="auto, torch or onnx (default auto: ONNX Runtime on the CPU)"
+    )
     return parser
 
 
@@ -97,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _edit(args)
         from .ui.app import run_app
 
-        return run_app(args.photos, args.model, args.device)
+        return run_app(args.photos, args.model, args.device, args.backend)
     except FaderStudioError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -140,7 +150,8 @@ def _edit(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     values = _parse_values(args.values, model)
     photo = load_image(args.photo)
-    document = PhotoEdit(photo, Engine(model, args.device), match_colour=args.match_colour)
+    engine = Engine(model, args.device, backend=args.backend)
+    document = PhotoEdit(photo, engine, match_colour=args.match_colour)
     count = len(document.faces)
     if args.face == "all":
         document.set(None, values)

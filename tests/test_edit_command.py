@@ -78,3 +78,26 @@ def test_bad_values_and_faces_are_one_line_errors(tmp_path: Path, model_file: Pa
     result = edit(str(photo), "--model", str(model_file), "--face", "2", "--out", str(out))
     assert result.returncode == 2 and "has 1 face; use 1 or all" in result.stderr
     assert not out.exists()
+
+
+def test_the_onnx_backend_edits_like_torch_and_a_bad_backend_is_one_line(
+    tmp_path: Path, model_file: Path, inference_defaults: Path
+) -> None:
+    photo = photo_copy(tmp_path)
+    outputs = {}
+    for backend in ("torch", "onnx"):
+        out = outputs[backend] = tmp_path / f"{backend}.png"
+        result = edit(str(photo), "--model", str(model_file), "--set", "Smiling=1.5", "--out", str(out),
+                      "--backend", backend)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert list((inference_defaults / "onnx").glob("*-decoder.onnx"))  # the export, in the user cache
+    torch_pixels = np.asarray(Image.open(outputs["torch"])).astype(int)
+    onnx_pixels = np.asarray(Image.open(outputs["onnx"])).astype(int)
+    assert np.abs(torch_pixels - onnx_pixels).max() <= 1
+    assert np.abs(torch_pixels - np.asarray(Image.open(photo).convert("RGB")).astype(int)).max() > 10
+    result = edit(
+        str(photo), "--model", str(model_file), "--out", str(tmp_path / "x.png"), "--backend", "tpu"
+    )
+    assert result.returncode == 2
+    assert result.stderr == "fader-studio: error: unknown backend 'tpu' (use auto, torch, onnx)\n"
+    assert not (tmp_path / "x.png").exists()

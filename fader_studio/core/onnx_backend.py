@@ -19,6 +19,7 @@ import copy
 import hashlib
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,7 @@ def onnx_networks(
     missing = onnxruntime_missing()
     if missing:
         raise BackendError(missing)
+    _quiet_exporter_warnings()  # copying a module warns too, once torch.export has run in this process
     encoder, decoder = _cpu_copy(encoder), _cpu_copy(decoder)
     key = key or network_key(encoder, decoder)
     paths = folder / f"{key}-encoder.onnx", folder / f"{key}-decoder.onnx"
@@ -162,23 +164,32 @@ def _export(
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)  # it warns about optional torchvision operators
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            program: Any = torch.onnx.export(
-                module,
-                inputs,
-                dynamo=True,
-                input_names=list(names),
-                output_names=[output],
-                dynamic_shapes=tuple({0: batch} for _ in inputs),
-                verbose=False,
-            )
+        program: Any = torch.onnx.export(
+            module,
+            inputs,
+            dynamo=True,
+            input_names=list(names),
+            output_names=[output],
+            dynamic_shapes=tuple({0: batch} for _ in inputs),
+            verbose=False,
+        )
         data = program.model_proto.SerializeToString()
     except Exception as e:  # noqa: BLE001 (the exporter and onnxscript raise many types)
         raise BackendError(f"cannot export the model to ONNX: {_first_line(e)}") from e
     finally:
         exporter_log.setLevel(level)
     atomic_write_bytes(path, data, lambda reason: BackendError(f"{path}: {reason}"))
+
+
+def _quiet_exporter_warnings() -> None:
+    """Silence the exporter's own deprecation chatter (not ours to fix; users cannot act on it).
+
+    Filters are added, never saved and restored: the export may run on a
+    background thread, where ``warnings.catch_warnings`` would race the main thread.
+    Adding the same filter again replaces it, so calling this per export is harmless.
+    """
+    warnings.filterwarnings("ignore", message=r".*treespec.*LeafSpec", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"# The axis name: .* will not be used", category=UserWarning)
 
 
 def _checked(networks: OnnxNetworks, encoder: torch.nn.Module, decoder: torch.nn.Module) -> OnnxNetworks:
@@ -199,5 +210,5 @@ def _checked(networks: OnnxNetworks, encoder: torch.nn.Module, decoder: torch.nn
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()  # the exporter colours its errors
     return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -26,15 +26,23 @@ def startup_model(requested: str | None) -> Path | None:
 
 
 def start_editor(
-    photos: Sequence[str] = (), model: str | None = None, device: str | None = None
+    photos: Sequence[str] = (),
+    model: str | None = None,
+    device: str | None = None,
+    backend: str | None = None,
 ) -> MainWindow:
-    """Show the main window, then open ``model`` and the first of ``photos`` once it has painted."""
+    """Show the main window, then open ``model`` and the first of ``photos`` once it has painted.
+
+    ``backend`` (auto, torch, onnx) overrides the window's saved preference for this run.
+    """
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Fader Studio")
     app.setOrganizationName("Fader Studio")
     app.setApplicationVersion(__version__)
     window = MainWindow()
     window.session.set_device(device)
+    if backend is not None:
+        window.set_backend(backend)
     window.show()
 
     def load() -> None:  # torch is imported by the worker, after the window has painted
@@ -62,9 +70,14 @@ class _AfterFirstPaint(QObject):
         return False
 
 
-def run_app(photos: Sequence[str] = (), model: str | None = None, device: str | None = None) -> int:
+def run_app(
+    photos: Sequence[str] = (),
+    model: str | None = None,
+    device: str | None = None,
+    backend: str | None = None,
+) -> int:
     """Start the editor (see :func:`start_editor`) and run until its window closes; the exit status."""
-    window = start_editor(photos, model, device)
+    window = start_editor(photos, model, device, backend)
     status = QApplication.instance().exec()
     window.session.close()
     return status

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QUrl, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -137,11 +137,14 @@ class MainWindow(QMainWindow):
         self.panel.whole_image.clicked.connect(self._edit_whole_image)
         self.view.faceClicked.connect(self.select_face)
         self.view.zoomChanged.connect(self._zoomed)
+        self._zoom_settled = QTimer(self, singleShot=True, interval=150)
+        self._zoom_settled.timeout.connect(self._render_at_new_zoom)
         self.session.busy.connect(self._busy)
         self.session.modelLoaded.connect(self._model_loaded)
         self.session.photoLoaded.connect(self._photo_loaded)
         self.session.noFace.connect(self._no_face)
         self.session.rendered.connect(self._rendered)
+        self.session.backendChanged.connect(self._backend_changed)
         self.session.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.session.failed.connect(self.show_error)
 
@@ -150,6 +153,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._update_recent_menu()
+        self.set_backend(None if self.settings.value("model/onnx", True, type=bool) else "torch")
         self._update_state()
 
     # actions and menus
@@ -202,6 +206,12 @@ class MainWindow(QMainWindow):
             "&Install Model…", self._install_model, tip="Copy a .fader file into your models folder"
         )
         self.models_folder_action = self._action("Show Models &Folder", self._show_models_folder)
+        self.onnx_action = self._action(
+            "Fast CPU Inference (ONNX &Runtime)",
+            self._set_onnx,
+            tip="On a computer without a GPU, run models with ONNX Runtime (about twice as fast as PyTorch)",
+        )
+        self.onnx_action.setCheckable(True)
         self.train_action = self._action("&Train a Model…", self._train)
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self._shortcuts, keys.HelpContents)
         self.about_action = self._action("&About Fader Studio", self._about)
@@ -292,6 +302,18 @@ class MainWindow(QMainWindow):
         """Load the model at ``path`` (in the background); the open photo is encoded again with it."""
         self.session.open_model(Path(path))
 
+    def set_backend(self, backend: str | None) -> None:
+        """Run models opened from now on with ``backend`` (auto, torch, onnx; ``None``: auto)."""
+        self.session.set_backend(backend)
+        self.onnx_action.setChecked(backend != "torch")
+
+    @Slot(bool)
+    def _set_onnx(self, on: bool) -> None:
+        self.settings.setValue("model/onnx", on)
+        self.set_backend(None if on else "torch")
+        if self.model is not None:
+            self.open_model(self.model.path)  # again, on the chosen backend
+
     @Slot()
     def _choose_photo(self) -> None:
         folder = self.settings.value("folders/photos", str(Path.home()))
@@ -352,6 +374,8 @@ class MainWindow(QMainWindow):
             action.setChecked(self.model is not None and self.model.path == path)
         menu.addSeparator()
         menu.addActions([self.install_model_action, self.models_folder_action])
+        menu.addSeparator()
+        menu.addAction(self.onnx_action)
 
     def _update_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -408,6 +432,22 @@ class MainWindow(QMainWindow):
     @Slot(float)
     def _zoomed(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom:.0%}" if self.photo is not None else "")
+        self.session.set_view_scale(zoom * self.view.devicePixelRatioF())
+        self._zoom_settled.start()
+
+    @Slot()
+    def _render_at_new_zoom(self) -> None:
+        """Render the edited faces again at the resolution the view now shows."""
+        if self.photo is None or not self.photo.faces:
+            return
+        for face, (values, info) in enumerate(zip(self.values, self.photo.faces, strict=True)):
+            if values != info.start:
+                self.session.preview(face, values)
+
+    @Slot(str, str)
+    def _backend_changed(self, device: str, problem: str) -> None:
+        self.device_label.setText(device)
+        self.device_label.setToolTip(problem)
 
     @Slot(str)
     def _busy(self, message: str) -> None:
@@ -420,6 +460,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("model/path", str(model.path))
         self.model_label.setText(f"Model: {model.name} ({len(model.attributes)} attributes)")
         self.device_label.setText(model.device)
+        self.device_label.setToolTip(model.backend_problem)
         self.panel.set_attributes(model.attributes)
         if self.photo is not None:
             self.panel.set_message("Finding faces with the new model…")
@@ -463,9 +504,9 @@ class MainWindow(QMainWindow):
         if self.photo is not None:
             self.session.open_photo(self.photo.path, whole_image=True)
 
-    @Slot(int, int, int, QImage)
-    def _rendered(self, face: int, x: int, y: int, image: QImage) -> None:
-        self.view.set_region(face, x, y, None if image.isNull() else image)
+    @Slot(int, object, QImage)
+    def _rendered(self, face: int, rect: tuple[float, float, float, float], image: QImage) -> None:
+        self.view.set_region(face, rect, None if image.isNull() else image)
 
     @Slot(str, str)
     def show_error(self, doing: str, message: str) -> None:

@@ -1,7 +1,9 @@
 """The photo view: the photo with its edited faces on top, zoom, pan and before/after.
 
 The photo is one pixmap; each edited face is a small pixmap of just the
-face's region laid over it, so a fader move redraws only that region. Holding
+face's region laid over it, so a fader move redraws only that region. A
+region's pixmap may be at a lower resolution than the photo (as much as the
+zoom shows): it is stretched over its rectangle of the photo. Holding
 ``\\`` (or the view's "Before" button) hides the edits; the split view shows
 the original left of a line the user drags. Faces are outlined and numbered;
 clicking one selects it.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPixmapItem,
@@ -44,7 +46,7 @@ class FaceOverlay(QGraphicsPixmapItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         if self.split_x is not None:
-            left = self.split_x - self.pos().x()
+            left = (self.split_x - self.pos().x()) / self.transform().m11()
             rect = self.boundingRect()
             painter.setClipRect(QRectF(left, rect.y(), max(0.0, rect.right() - left), rect.height()))
         super().paint(painter, option, widget)
@@ -168,8 +170,11 @@ class PhotoView(QGraphicsView):
         for outline in self._outlines:
             outline.setVisible(visible)
 
-    def set_region(self, face: int, x: int, y: int, image: QImage | None) -> None:
-        """Lay ``image`` over the photo at ``(x, y)`` as face ``face``'s edit (``None``: the original)."""
+    def set_region(self, face: int, rect: Sequence[float], image: QImage | None) -> None:
+        """Lay ``image`` over ``rect`` (x0, y0, x1, y1) of the photo as face ``face``'s edit.
+
+        ``image`` may be smaller than ``rect`` (a preview at the view's resolution); ``None`` hides the edit.
+        """
         overlay = self._overlays.get(face)
         if image is None:
             if overlay is not None:
@@ -179,19 +184,25 @@ class PhotoView(QGraphicsView):
             overlay = self._overlays[face] = FaceOverlay()
             overlay.split_x = self._split_x
             self.scene().addItem(overlay)
+        x0, y0, x1, y1 = rect
         overlay.setPixmap(QPixmap.fromImage(image))
-        overlay.setPos(x, y)
+        overlay.setPos(x0, y0)
+        overlay.setTransform(QTransform.fromScale((x1 - x0) / image.width(), (y1 - y0) / image.height()))
         overlay.setVisible(not self._showing_original)
 
     def shown_image(self) -> QImage:
-        """What the photo looks like now, at full resolution (the photo with the visible edits)."""
+        """What the photo looks like now, at full resolution (the photo with the visible edits).
+
+        Edits previewed at a lower resolution are stretched (smoothly) over their regions.
+        """
         pixmap = self._photo.pixmap()
         image = QImage(pixmap.size(), QImage.Format.Format_RGB32)
         painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawPixmap(0, 0, pixmap)
         for overlay in self._overlays.values():
             if overlay.isVisible():
-                painter.drawPixmap(overlay.pos(), overlay.pixmap())
+                painter.drawPixmap(overlay.sceneBoundingRect(), overlay.pixmap(), overlay.boundingRect())
         painter.end()
         return image
 

@@ -8,11 +8,19 @@ Qt signals. The UI thread keeps its own copy of what it needs (fader values,
 face boxes), so it never touches the worker's objects and never waits.
 
 Torch is imported by the worker, not at start-up, so the window paints first.
+
+On the CPU, a model without a cached ONNX export starts on torch; the export
+runs on a thread of its own (minutes of work never block a fader), and the
+worker switches to ONNX Runtime when it is ready and checked. Previews are
+composited at the resolution the view shows (:meth:`EditorSession.set_view_scale`),
+and each opened photo is warmed up so the first fader move pays no first-call costs.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -45,7 +53,8 @@ class ModelInfo:
     path: Path
     name: str
     attributes: tuple[AttributeSpec, ...]
-    device: str
+    device: str  # the device and, on the CPU, the backend
+    backend_problem: str = ""  # why ONNX Runtime is not used, where it could be
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class Preview:
 
     generation: int
     faces: tuple[tuple[int, tuple[tuple[str, float], ...]], ...]
+    view_scale: float = 1.0  # screen pixels per photo pixel: the preview's resolution
 
 
 class EditorSession(QObject):
@@ -92,8 +102,11 @@ class EditorSession(QObject):
     photoLoaded = Signal(object)  # noqa: N815
     #: The photo opened but no face was found: (PhotoInfo without faces, message, whole image possible).
     noFace = Signal(object, str, bool)  # noqa: N815
-    #: A face's region rendered: (face, x, y, QImage); QImage is null for "show the original".
-    rendered = Signal(int, int, int, QImage)
+    #: A face's region rendered: (face, (x0, y0, x1, y1) in photo pixels, QImage at the preview's
+    #: resolution); the QImage is null for "show the original".
+    rendered = Signal(int, object, QImage)
+    #: The engine changed backend (ONNX Runtime ready): (device and backend, why not ONNX or "").
+    backendChanged = Signal(str, str)  # noqa: N815
     #: An export or sweep was written (path).
     saved = Signal(str)
     #: Something failed: (what was being done, one-line message).
@@ -101,9 +114,14 @@ class EditorSession(QObject):
     _done = Signal(object, object)  # (future, callback) back on the UI thread
     _render_done = Signal(object)  # a RenderResult, back on the UI thread
 
-    def __init__(self, device: str | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, device: str | None = None, backend: str | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._device = device
+        self._backend = backend
+        self._view_scale = 1.0
+        self._export_thread: threading.Thread | None = None
         self._renderer: LatestWinsRenderer[Preview] = LatestWinsRenderer(self._render, self._on_result)
         self._done.connect(self._finish)
         self._render_done.connect(self._rendered)
@@ -127,6 +145,14 @@ class EditorSession(QObject):
     def set_device(self, device: str | None) -> None:
         """Run models opened from now on on ``device`` (cpu, cuda, cuda:N, mps; ``None``: the best one)."""
         self._device = device
+
+    def set_backend(self, backend: str | None) -> None:
+        """Run models opened from now on with ``backend`` (auto, torch, onnx; ``None``: auto)."""
+        self._backend = backend
+
+    def set_view_scale(self, scale: float) -> None:
+        """Render previews for a view showing ``scale`` screen pixels per photo pixel."""
+        self._view_scale = max(float(scale), 1e-3)
 
     def open_model(self, path: str | Path) -> None:
         """Load the model at ``path`` (and re-encode the open photo with it)."""
@@ -159,7 +185,8 @@ class EditorSession(QObject):
         if self._closed:
             return 0
         self._unrendered[face] = tuple(values.items())
-        return self._renderer.submit(Preview(self.generation, tuple(self._unrendered.items())))
+        request = Preview(self.generation, tuple(self._unrendered.items()), self._view_scale)
+        return self._renderer.submit(request)
 
     def export(self, path: str | Path, values: list[dict[str, float]], quality: int) -> None:
         """Write the photo with every face at ``values`` (one dict per face) to ``path``."""
@@ -194,9 +221,13 @@ class EditorSession(QObject):
         """The worker (its counts of renders and skipped requests, for tests and benchmarks)."""
         return self._renderer
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until the worker has nothing to do (for tests and shutdown)."""
-        return self._renderer.wait_idle(timeout)
+    def wait_idle(self, timeout: float = 30.0, *, export: bool = False) -> bool:
+        """Block until the worker has nothing to do (and, with ``export``, an ONNX export is done)."""
+        deadline = time.monotonic() + timeout
+        thread = self._export_thread
+        if export and thread is not None:
+            thread.join(timeout)
+        return self._renderer.wait_idle(max(0.0, deadline - time.monotonic()))
 
     def close(self) -> None:
         """Stop the worker (a running call finishes first)."""
@@ -243,8 +274,8 @@ class EditorSession(QObject):
         for face, values in result.request.faces:
             if self._unrendered.get(face) == values:
                 del self._unrendered[face]
-        for face, x, y, image in result.value or ():
-            self.rendered.emit(face, x, y, image)
+        for face, rect, image in result.value or ():
+            self.rendered.emit(face, rect, image)
 
     def _model_loaded(self, result: tuple[ModelInfo, PhotoInfo | None, str | None]) -> None:
         self.model, photo, no_face = result
@@ -275,12 +306,18 @@ class EditorSession(QObject):
         from ..core.modelfile import load_model
 
         model = load_model(path)
-        self._engine = Engine(model, self._device)
+        self._engine = engine = Engine(model, self._device, backend=self._backend)
+        if engine.wants_onnx:
+            self._export_thread = threading.Thread(
+                target=self._export_onnx, args=(engine,), name="fader-onnx-export", daemon=True
+            )
+            self._export_thread.start()
         info = ModelInfo(
             path=path,
             name=path.stem,
             attributes=tuple(model.attributes),
-            device=self._engine.device_name,
+            device=engine.description,
+            backend_problem=engine.onnx_problem or "",
         )
         self._document = None
         if self._photo is None:
@@ -311,20 +348,43 @@ class EditorSession(QObject):
             FaceInfo(tuple(f.aligned.face.box), document.region(i), dict(f.start))
             for i, f in enumerate(document.faces)
         )
+        document.warm_up(self._view_scale)
         self._document, self._document_generation = document, generation
         return PhotoInfo(photo.path, info.image, photo.size, faces, generation, whole_image), None
 
-    def _render(self, request: Preview) -> list[tuple[int, int, int, QImage]]:
+    def _render(self, request: Preview) -> list[tuple[int, tuple[float, ...], QImage]]:
         document = self._document
         if document is None or request.generation != self._document_generation:
             return []
         regions = []
         for face, values in request.faces:
             document.set(face, dict(values))
-            x0, y0, _, _ = document.region(face)
-            image = to_qimage(document.render_region(face)) if document.is_edited(face) else QImage()
-            regions.append((face, x0, y0, image))
+            if document.is_edited(face):
+                region = document.preview(face, request.view_scale)
+                regions.append((face, region.rect, to_qimage(region.pixels)))
+            else:
+                regions.append((face, tuple(map(float, document.region(face))), QImage()))
         return regions
+
+    def _export_onnx(self, engine: Any) -> None:  # its own thread: the worker keeps rendering with torch
+        try:
+            networks, problem = engine.prepare_onnx(), None
+        except FaderStudioError as e:
+            networks, problem = None, str(e)
+        except Exception as e:  # noqa: BLE001 (a bug in an exporter must not take the editor down)
+            log.error("ONNX export failed", exc_info=e)
+            networks, problem = None, f"{type(e).__name__}: {e}"
+        if not self._closed:
+            self._renderer.call(self._switch_backend, engine, networks, problem)
+
+    def _switch_backend(self, engine: Any, networks: Any, problem: str | None) -> None:  # worker thread
+        if engine is not self._engine:
+            return  # another model was opened meanwhile
+        engine.use_onnx(networks)
+        engine.onnx_problem = problem
+        if self._document is not None:
+            self._document.warm_up(self._view_scale)
+        self.backendChanged.emit(engine.description, problem or "")
 
     def _open_document(self) -> Any:
         if self._document is None:
