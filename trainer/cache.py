@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 from PIL import Image
 
+from fader_studio.core import paths
 from fader_studio.core.atomic import atomic_write_bytes
 from fader_studio.core.errors import DatasetError
 from fader_studio.core.imageio import resize_filter
@@ -55,8 +55,6 @@ from trainer.celeba import (
     preprocess_image,
 )
 
-#: Environment variable that overrides where caches are kept.
-CACHE_ENV = "FADER_STUDIO_CACHE_DIR"
 FORMAT = "fader-studio-cache/1"
 
 TODO, DONE, UNUSABLE = 0, 1, 2
@@ -69,11 +67,8 @@ Progress = Callable[[int, int], None]
 
 
 def default_cache_root() -> Path:
-    """Where dataset caches live: ``$FADER_STUDIO_CACHE_DIR`` or the user cache folder."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_cache_dir("fader-studio", appauthor=False)) / "datasets"
+    """Where dataset caches live: ``datasets`` in the app's cache folder (``$FADER_STUDIO_CACHE_DIR``)."""
+    return paths.cache_dir().expanduser() / "datasets"
 
 
 def cache_folder(celeba: CelebA, size: int, resize: str = "auto", root: Path | None = None) -> Path:

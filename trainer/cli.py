@@ -111,7 +111,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, size: bool = True) -
         "--cache-dir",
         type=Path,
         default=None,
-        help="where caches live (default: $FADER_STUDIO_CACHE_DIR or the user cache folder)",
+        help="where caches live (default: datasets/ in $FADER_STUDIO_CACHE_DIR or the user cache folder)",
     )
 
 

@@ -117,7 +117,7 @@ def celeba(tmp_path: Path) -> WrittenCelebA:
 
 @pytest.fixture(autouse=True)
 def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Dataset caches go under the test's own folder, never the user's cache."""
+    """Dataset caches go under the test's own folder, never the user's cache: the folder they go to."""
     root = tmp_path / "cache"
     monkeypatch.setenv("FADER_STUDIO_CACHE_DIR", str(root))
-    return root
+    return root / "datasets"
