@@ -71,6 +71,9 @@ class OnnxNetworks:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
+        # Idle threads sleep instead of spinning: spinning saves about 1 ms a decode but takes a core
+        # from the UI thread and from OpenCV's compositing between fader moves.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only
         providers = ["CPUExecutionProvider"]
         self.encoder = ort.InferenceSession(str(encoder_path), options, providers=providers)

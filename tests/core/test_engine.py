@@ -148,3 +148,13 @@ def test_device_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_engine_reports_its_device(engine: Engine) -> None:
     assert engine.device == torch.device("cpu")
     assert engine.device_name.startswith("CPU (")
+
+
+def test_the_numpy_conversions_for_onnx_runtime_equal_the_torch_ones(faces: np.ndarray) -> None:
+    from fader_studio.core.engine import to_float_array, to_uint8_array
+
+    assert np.array_equal(to_float_array(faces, 64), to_tensor(faces, 64).numpy())
+    images = torch.linspace(-1.2, 1.2, 4 * 3 * 64 * 64).reshape(4, 3, 64, 64)  # halves and clipping too
+    assert np.array_equal(to_uint8_array(images.numpy()), to_uint8(images))
+    with pytest.raises(ValueError, match="expected uint8 RGB crops"):
+        to_float_array(faces[..., :2], 64)
