@@ -18,6 +18,7 @@ and each opened photo is warmed up so the first fader move pays no first-call co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -374,7 +375,7 @@ class EditorSession(QObject):
         except Exception as e:  # noqa: BLE001 (a bug in an exporter must not take the editor down)
             log.error("ONNX export failed", exc_info=e)
             networks, problem = None, f"{type(e).__name__}: {e}"
-        if not self._closed:
+        with contextlib.suppress(RuntimeError):  # the editor closed meanwhile; a finished export stays cached
             self._renderer.call(self._switch_backend, engine, networks, problem)
 
     def _switch_backend(self, engine: Any, networks: Any, problem: str | None) -> None:  # worker thread

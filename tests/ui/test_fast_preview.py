@@ -110,3 +110,21 @@ def test_turning_onnx_runtime_off_reloads_the_model_on_torch_and_is_remembered(
     assert window.device_label.text().endswith("PyTorch") and window.photo.faces
     assert window.settings.value("model/onnx", type=bool) is False
     assert not make_window().onnx_action.isChecked()
+
+
+def test_a_failing_export_leaves_the_editor_on_torch_and_says_why(
+    qtbot, make_window, synth_model: Path, portrait: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FADER_STUDIO_BACKEND")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("FADER_STUDIO_CACHE_DIR", str(blocked))
+    window = opened(qtbot, make_window(), portrait, synth_model)
+    assert window.session.wait_idle(120, export=True)
+    settle(qtbot, window)
+    assert window.device_label.text().endswith("PyTorch")
+    assert window.device_label.toolTip().startswith("cannot create the ONNX cache folder")
+    assert window.error_box is None  # a slower backend is not an error to interrupt the user with
+    drag(window, "Smiling", 1.5)
+    settle(qtbot, window)
+    assert np.array_equal(shown(window), reference(portrait, synth_model, window.values[0]))
