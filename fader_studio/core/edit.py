@@ -223,30 +223,6 @@ class PhotoEdit:
             view.weights[index] = region_weights(view.faces[index], self.engine.size, view.pixels.shape)
         return view.weights[index]
 
-    def _mask(self, index: int, view: _ScaledPhoto | None) -> tuple[np.ndarray, np.ndarray]:
-        """Face ``index``'s paste weights in the full-size photo (``view`` None) or in ``view``."""
-        if view is None:
-            face = self.faces[index]
-            if face.weights is None:
-                face.weights = region_weights(face.aligned, self.engine.size, self.photo.pixels.shape)
-            return face.weights
-        if index not in view.weights:
-            view.weights[index] = region_weights(view.faces[index], self.engine.size, view.pixels.shape)
-        return view.weights[index]
-
-    def _scaled_photo(self, scale: float) -> _ScaledPhoto:
-        view = self._scaled.pop(scale, None)
-        if view is None:
-            height, width = self.photo.pixels.shape[:2]
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            pixels = cv2.resize(self.photo.pixels, size, interpolation=cv2.INTER_AREA)
-            sx, sy = size[0] / width, size[1] / height
-            view = _ScaledPhoto(pixels, (sx, sy), [scaled_face(f.aligned, sx, sy) for f in self.faces])
-        self._scaled[scale] = view  # most recently used last
-        while len(self._scaled) > KEPT_SCALES:
-            del self._scaled[next(iter(self._scaled))]
-        return view
-
     def render_face(self, index: int) -> np.ndarray:
         """The edited S×S crop of face ``index`` (uint8)."""
         face = self.faces[index]
