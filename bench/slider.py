@@ -74,9 +74,9 @@ WINDOW = (1400, 900)
 
 
 def time_moves(
-    engine: Engine, document: PhotoEdit, moves: list[float], warmup: int, view_scale: float
+    engine: Engine, document: PhotoEdit, moves: list[float], warmup: int, view_scale: float, naive: bool
 ) -> dict[str, list[float]]:
-    """Per move: preview at ``view_scale`` and at full resolution, and the naive re-encode baseline."""
+    """Per move: preview at ``view_scale`` and at full resolution (and, with ``naive``, the baseline)."""
     from fader_studio.ui.session import to_qimage
 
     face = document.faces[0]
@@ -93,6 +93,8 @@ def time_moves(
         if i >= warmup:
             timings["view"].append(view)
             timings["full"].append(full)
+    if not naive:
+        return timings
     torch_engine = Engine(copy.deepcopy(engine.model), "cpu", backend="torch")
     for i, value in enumerate(moves):  # the official way: the face is encoded again for every move
         start = time.perf_counter()
@@ -197,13 +199,15 @@ def main(args: argparse.Namespace) -> dict:
                 continue
             document = PhotoEdit(photo, engine)
             document.warm_up(view_scale)
-            timings = time_moves(engine, document, moves, args.warmup, view_scale)
+            # the baseline runs with torch's measurement: after ONNX Runtime's, its threads would compete
+            timings = time_moves(engine, document, moves, args.warmup, view_scale, naive=backend == "torch")
+            if timings["naive"]:
+                naive_p95 = round(percentile(timings["naive"], 95), 2)
             results[backend] = {
                 "move_to_pixels_p50_ms": round(statistics.median(timings["view"]), 2),
                 "move_to_pixels_p95_ms": round(percentile(timings["view"], 95), 2),
                 "full_resolution_p50_ms": round(statistics.median(timings["full"]), 2),
                 "full_resolution_p95_ms": round(percentile(timings["full"], 95), 2),
-                "naive_p95_ms": round(percentile(timings["naive"], 95), 2),
                 "first_move_cold_ms": round(first_move(engine, photo, view_scale, warm=False), 2),
                 "first_move_warm_ms": round(first_move(engine, photo, view_scale, warm=True), 2),
             }
@@ -224,7 +228,7 @@ def main(args: argparse.Namespace) -> dict:
         "backend": best,
         "move_to_pixels_p50_ms": results[best]["move_to_pixels_p50_ms"],
         "move_to_pixels_p95_ms": results[best]["move_to_pixels_p95_ms"],
-        "reencode_p95_ms": results["torch"]["naive_p95_ms"],
+        "reencode_p95_ms": naive_p95,
         "backends": results,
         "ui": floods,
     }
