@@ -40,7 +40,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Change attributes of faces in photos with one fader per attribute.",
-        epilog=f"With no command, {PROG} [PHOTO] [--model FILE] [--device DEVICE] starts the editor.",
+        epilog=f"With no command, {PROG} [PHOTO] [--model FILE] [--device DEVICE] [--backend BACKEND] "
+        "starts the editor.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(

@@ -128,3 +128,23 @@ def test_a_failing_export_leaves_the_editor_on_torch_and_says_why(
     drag(window, "Smiling", 1.5)
     settle(qtbot, window)
     assert np.array_equal(shown(window), reference(portrait, synth_model, window.values[0]))
+
+
+def test_the_command_lines_backend_overrides_the_preference_for_one_run(
+    qtbot, synth_model: Path, portrait: Path, auto_backend: Path
+) -> None:
+    from fader_studio.ui.app import start_editor
+
+    window = start_editor([str(portrait)], str(synth_model), "cpu", "onnx")  # fader-studio ... --backend onnx
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.photo is not None and bool(window.photo.faces), timeout=120_000)
+    assert window.device_label.text().endswith("ONNX Runtime")  # exported while loading, not afterwards
+    assert window.onnx_action.isChecked() and window.settings.value("model/onnx") is None  # not saved
+    window.session.close()
+    window.close()
+    torch_run = start_editor([str(portrait)], str(synth_model), "cpu", "torch")
+    qtbot.addWidget(torch_run)
+    qtbot.waitUntil(lambda: torch_run.photo is not None and bool(torch_run.photo.faces), timeout=60_000)
+    assert torch_run.device_label.text().endswith("PyTorch") and not torch_run.onnx_action.isChecked()
+    torch_run.session.close()
+    torch_run.close()
