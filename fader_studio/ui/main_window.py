@@ -249,6 +249,8 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.busy_label = QLabel()
         self.zoom_label = QLabel()
+        self.zoom_label.setMinimumWidth(self.zoom_label.fontMetrics().horizontalAdvance("3200%") + 6)
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.model_label = QLabel("No model")
         self.device_label = QLabel()
         bar.addWidget(self.busy_label)
