@@ -56,13 +56,13 @@ class NetworkConfig:
                 raise ValueError(f"{name} must be an integer, got {value!r}")
         if self.image_size not in IMAGE_SIZES:
             raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
-        max_layers = int(math.log2(self.image_size)) - 1
+        max_layers = int(math.log2(self.image_size))
         if self.n_layers == 0:
-            object.__setattr__(self, "n_layers", max_layers)
+            object.__setattr__(self, "n_layers", max_layers - 1)
         if not 3 <= self.n_layers <= max_layers:
             raise ValueError(
                 f"n_layers must be between 3 and {max_layers} for {self.image_size}px images "
-                f"(the latent must stay at least 2×2), got {self.n_layers}"
+                f"(down to a 1×1 latent, as the official classifiers have), got {self.n_layers}"
             )
         if not 1 <= self.first_channels <= self.max_channels <= 4096:
             raise ValueError(

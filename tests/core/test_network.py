@@ -90,7 +90,7 @@ def test_decoder_rejects_wrong_number_of_values() -> None:
     ("kwargs", "message"),
     [
         ({"image_size": 100}, "image_size must be one of"),
-        ({"image_size": 64, "n_layers": 6}, "n_layers must be between 3 and 5"),
+        ({"image_size": 64, "n_layers": 7}, "n_layers must be between 3 and 6"),
         ({"n_layers": 2}, "n_layers must be between"),
         ({"first_channels": 64, "max_channels": 32}, "first_channels <= max_channels"),
         ({"normalization": "group"}, "normalization must be one of"),
