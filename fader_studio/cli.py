@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -74,10 +75,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     edit.add_argument(
         "--no-colour-match", dest="match_colour", action="store_false", help="paste the raw decoded faces"
     )
+    imp = commands.add_parser(
+        "import",
+        help="turn an official FaderNetworks model (.pth) into a .fader file, without running the pickle",
+        description="Read an official FaderNetworks AutoEncoder (eyeglasses.pth, male.pth, ...) and "
+        "optionally its attribute classifier (classifier256.pth) safely, and write a .fader model.",
+    )
+    imp.add_argument("pth", metavar="FILE.pth", help="an official AutoEncoder saved by torch.save")
+    imp.add_argument(
+        "--classifier", metavar="FILE.pth", help="an official Classifier for the same image size"
+    )
+    imp.add_argument("--out", required=True, metavar="MODEL.fader", help="the .fader file to write")
     return parser
 
 
-COMMANDS = ("info", "edit")
+COMMANDS = ("info", "edit", "import")
 
 
 def get_app_args_parser() -> argparse.ArgumentParser:
@@ -106,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _info(args.model)
         if not editor and args.command == "edit":
             return _edit(args)
+        if not editor and args.command == "import":
+            return _import(args)
         from .ui.app import run_app
 
         return run_app(args.photos, args.model, args.device, args.backend)
@@ -166,4 +180,19 @@ def _edit(args: argparse.Namespace) -> int:
     out = save_image(document.render(), args.out, source=photo)
     edited = count if args.face == "all" else 1
     print(f"{out}: {edited} of {count} face{'s' * (count != 1)} edited")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .core.modelfile import save_model
+    from .core.official_import import import_official
+
+    out = Path(args.out)
+    if out.exists():
+        raise FaderStudioError(f"{out} exists; choose another name")
+    model = import_official(args.pth, args.classifier)
+    save_model(model, out)
+    names = ", ".join(model.attribute_names)
+    extra = ", with its classifier" if model.classifier is not None else ""
+    print(f"{out}: {names} at {model.image_size}px{extra}")
     return 0
