@@ -48,6 +48,7 @@ from .session import EditorSession, ModelInfo, PhotoInfo
 MAX_RECENT = 10
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 MODEL_FILTER = "Fader models (*.fader)"
+OFFICIAL_FILTER = "Official FaderNetworks models (*.pth *.pt);;All files (*)"
 TRAIN_HELP = (
     "<p>Models are trained with the <code>fader-train</code> command that comes with Fader Studio:</p>"
     "<pre>fader-train synth ~/faders/synth --count 20000\n"
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.session.noFace.connect(self._no_face)
         self.session.rendered.connect(self._rendered)
         self.session.backendChanged.connect(self._backend_changed)
+        self.session.imported.connect(self._imported)
         self.session.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.session.failed.connect(self.show_error)
 
@@ -206,6 +208,11 @@ class MainWindow(QMainWindow):
             "&Install Model…", self._install_model, tip="Copy a .fader file into your models folder"
         )
         self.models_folder_action = self._action("Show Models &Folder", self._show_models_folder)
+        self.import_official_action = self._action(
+            "Import &Official Model…",
+            self._choose_official,
+            tip="Turn an official FaderNetworks .pth (eyeglasses.pth, male.pth, …) into an installed model",
+        )
         self.onnx_action = self._action(
             "Fast CPU Inference (ONNX &Runtime)",
             self._set_onnx,
@@ -344,17 +351,35 @@ class MainWindow(QMainWindow):
     def install_model(self, path: str | Path) -> Path:
         """Copy the model at ``path`` into the models folder (never over another) and open it."""
         source = Path(path)
-        folder = paths.models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / source.name
-        number = 2
-        while target.exists() and not target.samefile(source):
-            target = folder / f"{source.stem}-{number}{source.suffix}"
-            number += 1
+        target = _free_model_path(source.stem, source)
         if not target.exists():
             shutil.copyfile(source, target)
         self.open_model(target)
         return target
+
+    @Slot()
+    def _choose_official(self) -> None:
+        folder = self.settings.value("folders/official", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Import Official Model", folder, OFFICIAL_FILTER)
+        if not path:
+            return
+        self.settings.setValue("folders/official", str(Path(path).parent))
+        classifier, _ = QFileDialog.getOpenFileName(
+            self, "Its Attribute Classifier (optional: Cancel to go without)", str(Path(path).parent),
+            OFFICIAL_FILTER,
+        )  # fmt: skip
+        self.import_official(path, classifier or None)
+
+    def import_official(self, path: str | Path, classifier: str | Path | None = None) -> Path:
+        """Convert an official FaderNetworks model (and classifier) in the background, install and open it."""
+        target = _free_model_path(Path(path).stem)
+        self.session.import_official(Path(path), Path(classifier) if classifier else None, target)
+        return target
+
+    @Slot(str)
+    def _imported(self, path: str) -> None:
+        self.statusBar().showMessage(f"Imported and installed {Path(path).name}", 8000)
+        self.open_model(path)
 
     @Slot()
     def _show_models_folder(self) -> None:
@@ -375,7 +400,7 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             action.setChecked(self.model is not None and self.model.path == path)
         menu.addSeparator()
-        menu.addActions([self.install_model_action, self.models_folder_action])
+        menu.addActions([self.install_model_action, self.import_official_action, self.models_folder_action])
         menu.addSeparator()
         menu.addAction(self.onnx_action)
 
@@ -649,3 +674,14 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.session.close()
         super().closeEvent(event)
+
+
+def _free_model_path(stem: str, source: Path | None = None) -> Path:
+    """``stem.fader`` in the models folder, numbered if another file (not ``source``) has that name."""
+    folder = paths.models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target, number = folder / f"{stem}.fader", 2
+    while target.exists() and not (source is not None and target.samefile(source)):
+        target = folder / f"{stem}-{number}.fader"
+        number += 1
+    return target

@@ -110,6 +110,8 @@ class EditorSession(QObject):
     backendChanged = Signal(str, str)  # noqa: N815
     #: An export or sweep was written (path).
     saved = Signal(str)
+    #: An official model was converted and written (path of the .fader).
+    imported = Signal(str)
     #: Something failed: (what was being done, one-line message).
     failed = Signal(str, str)
     _done = Signal(object, object)  # (future, callback) back on the UI thread
@@ -215,6 +217,18 @@ class EditorSession(QObject):
             values,
             name,
             steps,
+        )
+
+    def import_official(self, path: Path, classifier: Path | None, target: Path) -> None:
+        """Convert the official model at ``path`` (with ``classifier``) and write it to ``target``."""
+        self._call(
+            f"Importing {path.name}…",
+            "Importing the model",
+            self._import_official,
+            lambda written: self.imported.emit(str(written)),
+            path,
+            classifier,
+            target,
         )
 
     @property
@@ -399,6 +413,12 @@ class EditorSession(QObject):
         for index, face_values in enumerate(values):
             document.set(index, face_values)
         return save_image(document.render(), path, source=document.photo, quality=quality)
+
+    def _import_official(self, path: Path, classifier: Path | None, target: Path) -> Path:
+        from ..core.modelfile import save_model
+        from ..core.official_import import import_official
+
+        return save_model(import_official(path, classifier), target)
 
     def _sweep(self, path: Path, face: int, values: dict[str, float], name: str, steps: int) -> Path:
         from ..core.sweep import save_sweep, sweep_frames

@@ -422,3 +422,39 @@ def test_opening_a_photo_again_reads_the_file_again(
     Image.fromarray(brighter).save(portrait)  # changed in another program
     opened(qtbot, window, portrait)
     assert np.array_equal(shown(window), brighter)
+
+
+def test_model_import_official_converts_installs_and_opens_it(
+    qtbot, make_window, portrait: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from tests.core.official_format import AutoEncoder, Classifier, save_official
+
+    pth = save_official(AutoEncoder(), tmp_path / "eyeglasses.pth", legacy=True)
+    classifier = save_official(Classifier(), tmp_path / "classifier64.pth", legacy=True)
+    chosen = iter([(str(pth), ""), (str(classifier), "")])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: next(chosen))
+    window = opened(qtbot, make_window(), portrait)
+    window._update_model_menu()
+    assert window.import_official_action in window.model_menu.actions()
+    window.import_official_action.trigger()
+    settle(qtbot, window)
+    installed = window.model.path
+    assert installed.name == "eyeglasses.fader" and installed.parent.name == "models"
+    assert list(window.panel.values()) == ["Eyeglasses", "Smiling"]
+    assert (window.panel.slider("Eyeglasses").minimum(), window.panel.slider("Eyeglasses").maximum()) == (
+        -1,
+        2,
+    )
+    assert len(window.photo.faces) == 1  # the open photo was encoded with it
+    before = shown(window)
+    drag(window, "Eyeglasses", 2.0)
+    settle(qtbot, window)
+    assert changed_box(before, shown(window)) is not None
+    garbage = tmp_path / "male.pth"
+    garbage.write_bytes(b"\x80\x02not a model")
+    window.import_official(garbage)
+    settle(qtbot, window)
+    assert window.error_box.text() == "Importing the model failed."
+    assert window.error_box.informativeText().startswith(f"{garbage}: not a readable torch.save file")
+    assert sorted(p.name for p in installed.parent.iterdir()) == ["eyeglasses.fader"]  # nothing else written
+    assert window.model.path == installed
