@@ -30,6 +30,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from fader_studio.core.atomic import fsync_directory
+from fader_studio.core.errors import first_line
 
 FILES = ("weights.safetensors", "state.pt")
 _NAME = re.compile(r"^step-(\d+)$")
@@ -122,7 +123,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         tensors = load_file(path / FILES[0])
         state = torch.load(path / FILES[1], map_location="cpu", weights_only=True)
     except (OSError, KeyError, TypeError, json.JSONDecodeError, RuntimeError) as e:
-        raise ValueError(f"{type(e).__name__}: {e}".splitlines()[0]) from None
+        raise ValueError(first_line(e, named=True)) from None
     if state.get("step") != manifest.get("step"):
         raise ValueError("its state and manifest disagree about the step")
     return Checkpoint(path=path, step=int(state["step"]), tensors=tensors, state=state)

@@ -43,7 +43,7 @@ import torch
 
 from fader_studio.core.atomic import atomic_write_bytes
 from fader_studio.core.engine import device_description
-from fader_studio.core.errors import FaderStudioError, TrainingError
+from fader_studio.core.errors import FaderStudioError, TrainingError, first_line
 from fader_studio.core.imageio import save_image
 from fader_studio.core.modelfile import FaderModel, load_model, save_model
 from trainer.cache import PreparedData, prepare
@@ -253,9 +253,7 @@ class Run:
             training.load_tensors(checkpoint.tensors)
             training.load_optimizer_state(checkpoint.state["optimizer"])
         except (KeyError, RuntimeError, ValueError) as e:
-            raise FaderStudioError(
-                f"{checkpoint.path} does not fit this run: {str(e).splitlines()[0]}"
-            ) from None
+            raise FaderStudioError(f"{checkpoint.path} does not fit this run: {first_line(e)}") from None
         self.best = dict(checkpoint.state["best"])
         self.best_paths = {k: str(p) for k, p in self.folder.best.items() if p.exists()}
         self.train_seconds = float(checkpoint.state["train_seconds"])

@@ -9,7 +9,24 @@ running. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+#: Terminal colour codes, which some libraries (torch.onnx's exporter) put in their messages.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def first_line(error: BaseException, *, named: bool = False) -> str:
+    """The first line of ``error``'s message (at most 200 characters, colour codes removed).
+
+    ``named`` puts the exception's type first (``ValueError: ...``), for
+    errors from libraries whose messages do not say what went wrong by
+    themselves. An empty message gives the type's name.
+    """
+    lines = _ANSI.sub("", str(error)).strip().splitlines()
+    if not lines:
+        return type(error).__name__
+    return f"{type(error).__name__}: {lines[0][:200]}" if named else lines[0][:200]
 
 
 class FaderStudioError(Exception):

@@ -32,7 +32,7 @@ from safetensors.torch import save as save_tensors_to_bytes
 
 from .atomic import atomic_write_bytes
 from .attributes import AttributeSpec
-from .errors import ModelFileError
+from .errors import ModelFileError, first_line
 from .network import Classifier, Decoder, Encoder, NetworkConfig
 from .template import Points, default_template, validate_template
 
@@ -299,7 +299,7 @@ def _model_from_metadata(path: Path, metadata: Any, header: dict[str, Any]) -> F
         if not isinstance(values["training"], dict):
             raise ValueError("training must be a JSON object")
     except ValueError as e:
-        raise ModelFileError(path, f"bad metadata: {_first_line(e)}") from None
+        raise ModelFileError(path, f"bad metadata: {first_line(e)}") from None
     parts = {name.split(".", 1)[0] for name in header}
     unknown = parts - set(PARTS)
     if unknown:
@@ -397,8 +397,3 @@ def _check_contiguous(path: Path, ranges: Iterable[tuple[int, int]]) -> int:
             raise ModelFileError(path, "tensor data ranges overlap or leave gaps")
         position = end
     return position
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:200]

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ModelFileError
+from .errors import ModelFileError, first_line
 
 #: The magic number and protocol version at the start of a legacy ``torch.save`` file.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -159,7 +159,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if module == "torch._utils" and name in _REBUILDERS:
             return _REBUILDERS[name](self._reader)
         if module == "torch.nn.parameter" and name == "Parameter":
-            return _parameter
+            return _parameter  # torch 0.3 pickled Parameter(data, requires_grad)
         if module == "torch" and name in STORAGE_DTYPES:
             return _storage_type(name)
         if module in ("torch", "torch.storage") and name == "UntypedStorage":
@@ -171,7 +171,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if module == "torch" and name == "Size":
             return tuple
         root = module.split(".")[0]
-        if module in REFUSED_MODULES or root in REFUSED_MODULES - {"numpy", "torch"}:
+        if module in REFUSED_MODULES or root in REFUSED_MODULES - {"numpy"}:
             raise ModelFileError(
                 self._path, f"refused: the file asks for {module}.{name}, which a model never needs"
             )
@@ -202,14 +202,14 @@ def _storage_type(name: str) -> type:
     return StorageType
 
 
-def _parameter(data: Any, requires_grad: bool = True, *_: Any) -> Any:
-    """``Parameter(data, requires_grad)`` as torch 0.3 pickled it: the tensor itself."""
+def _parameter(data: Any, *_: Any) -> Any:
+    """A parameter, pickled as ``Parameter(data, requires_grad)`` or ``_rebuild_parameter``: its tensor."""
     return data
 
 
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     """``copyreg._reconstructor`` for placeholders only (protocol 0/1 pickles)."""
-    if isinstance(cls, type) and issubclass(cls, object) and cls.__new__ is not object.__new__:
+    if isinstance(cls, type) and cls.__new__ is not object.__new__:
         return cls.__new__(cls) if base is object else cls.__new__(cls, state)
     raise pickle.UnpicklingError(f"refused: copyreg._reconstructor of {cls!r}")
 
@@ -227,18 +227,11 @@ def _tensor_rebuilder(reader: _Reader) -> Any:
     return rebuild
 
 
-def _parameter_rebuilder(reader: _Reader) -> Any:
-    def rebuild(data: Any, *_: Any) -> Any:
-        return data
-
-    return rebuild
-
-
 _REBUILDERS = {
     "_rebuild_tensor": _tensor_rebuilder,
     "_rebuild_tensor_v2": _tensor_rebuilder,
-    "_rebuild_parameter": _parameter_rebuilder,
-    "_rebuild_parameter_with_state": _parameter_rebuilder,
+    "_rebuild_parameter": lambda _reader: _parameter,
+    "_rebuild_parameter_with_state": lambda _reader: _parameter,
 }
 
 
@@ -279,7 +272,7 @@ def read_module_pickle(path: str | Path) -> Any:
     except ModelFileError:
         raise
     except UNREADABLE as e:
-        raise ModelFileError(path, f"not a readable torch.save file ({type(e).__name__}: {e})") from e
+        raise ModelFileError(path, f"not a readable torch.save file ({first_line(e, named=True)})") from e
     return result
 
 

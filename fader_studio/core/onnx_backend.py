@@ -19,7 +19,6 @@ import copy
 import hashlib
 import json
 import logging
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write_bytes
-from .errors import BackendError
+from .errors import BackendError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +64,12 @@ def network_key(encoder: torch.nn.Module, decoder: torch.nn.Module) -> str:
 class OnnxNetworks:
     """An encoder and a decoder as ONNX Runtime sessions on the CPU, with torch's calling conventions."""
 
-    def __init__(self, encoder_path: Path, decoder_path: Path, threads: int | None = None) -> None:
-        """Open both files (``threads``: ONNX Runtime's intra-op threads; default torch's count)."""
+    def __init__(self, encoder_path: Path, decoder_path: Path) -> None:
+        """Open both files, with as many intra-op threads as torch uses."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.intra_op_num_threads = torch.get_num_threads()
         # Idle threads sleep instead of spinning: spinning saves about 1 ms a decode but takes a core
         # from the UI thread and from OpenCV's compositing between fader moves.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -78,7 +77,6 @@ class OnnxNetworks:
         providers = ["CPUExecutionProvider"]
         self.encoder = ort.InferenceSession(str(encoder_path), options, providers=providers)
         self.decoder = ort.InferenceSession(str(decoder_path), options, providers=providers)
-        self.paths = (encoder_path, decoder_path)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """Latents ``(N, C, L, L)`` for float32 images ``(N, 3, S, S)`` in [-1, 1]."""
@@ -99,7 +97,6 @@ def onnx_networks(
     folder: Path,
     *,
     export: bool = True,
-    key: str | None = None,
 ) -> OnnxNetworks | None:
     """The networks as checked ONNX Runtime sessions, from the cache in ``folder`` or exported into it.
 
@@ -115,13 +112,15 @@ def onnx_networks(
         raise BackendError(missing)
     _quiet_exporter_warnings()  # copying a module warns too, once torch.export has run in this process
     encoder, decoder = _cpu_copy(encoder), _cpu_copy(decoder)
-    key = key or network_key(encoder, decoder)
+    key = network_key(encoder, decoder)
     paths = folder / f"{key}-encoder.onnx", folder / f"{key}-decoder.onnx"
     if all(p.is_file() for p in paths):
         try:
             return _checked(OnnxNetworks(*paths), encoder, decoder)
         except Exception as e:  # noqa: BLE001 (onnxruntime raises its own exception types)
-            log.warning("ONNX cache entry %s is unusable, making it again: %s", key, _first_line(e))
+            log.warning(
+                "ONNX cache entry %s is unusable, making it again: %s", key, first_line(e, named=True)
+            )
             for p in paths:
                 p.unlink(missing_ok=True)
     if not export:
@@ -138,7 +137,7 @@ def onnx_networks(
     except BackendError:
         raise
     except Exception as e:  # noqa: BLE001
-        raise BackendError(f"ONNX Runtime cannot run the exported model: {_first_line(e)}") from e
+        raise BackendError(f"ONNX Runtime cannot run the exported model: {first_line(e, named=True)}") from e
 
 
 def _cpu_copy(module: torch.nn.Module) -> torch.nn.Module:
@@ -178,7 +177,7 @@ def _export(
         )
         data = program.model_proto.SerializeToString()
     except Exception as e:  # noqa: BLE001 (the exporter and onnxscript raise many types)
-        raise BackendError(f"cannot export the model to ONNX: {_first_line(e)}") from e
+        raise BackendError(f"cannot export the model to ONNX: {first_line(e, named=True)}") from e
     finally:
         exporter_log.setLevel(level)
     atomic_write_bytes(path, data, lambda reason: BackendError(f"{path}: {reason}"))
@@ -210,8 +209,3 @@ def _checked(networks: OnnxNetworks, encoder: torch.nn.Module, decoder: torch.nn
         if not error <= TOLERANCE:
             raise BackendError(f"the ONNX {what} differs from torch by {error:.2g} (> {TOLERANCE:g})")
     return networks
-
-
-def _first_line(error: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()  # the exporter colours its errors
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")

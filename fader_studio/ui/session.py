@@ -33,7 +33,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from ..core.attributes import AttributeSpec
-from ..core.errors import FaderStudioError, NoFaceError
+from ..core.errors import FaderStudioError, NoFaceError, first_line
 from ..core.renderer import LatestWinsRenderer, RenderResult
 from ..core.template import CELEBA_HEIGHT, CELEBA_WIDTH
 
@@ -274,7 +274,7 @@ class EditorSession(QObject):
             self.failed.emit(doing, str(error))
         else:
             log.error("%s failed", doing, exc_info=error)
-            self.failed.emit(doing, f"unexpected error: {type(error).__name__}: {error}")
+            self.failed.emit(doing, f"unexpected error: {first_line(error, named=True)}")
 
     def _on_result(self, result: RenderResult[Preview]) -> None:  # worker thread
         self._render_done.emit(result)
@@ -388,7 +388,7 @@ class EditorSession(QObject):
             networks, problem = None, str(e)
         except Exception as e:  # noqa: BLE001 (a bug in an exporter must not take the editor down)
             log.error("ONNX export failed", exc_info=e)
-            networks, problem = None, f"{type(e).__name__}: {e}"
+            networks, problem = None, first_line(e, named=True)
         with contextlib.suppress(RuntimeError):  # the editor closed meanwhile; a finished export stays cached
             self._renderer.call(self._switch_backend, engine, networks, problem)
 
