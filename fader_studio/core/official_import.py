@@ -87,21 +87,30 @@ def _expect(found: Any, class_name: str, path: Path) -> Recorded:
     return found
 
 
-def _binary_attributes(attr: Any, path: Path) -> list[str]:
+def _attribute_entries(attr: Any, path: Path) -> list[tuple[str, int]]:
+    """A recorded ``attr`` list: ``(name, number of categories)`` per attribute, checked."""
     if not isinstance(attr, (list, tuple)) or not attr:
         raise ModelFileError(path, "the model lists no attributes")
-    names = []
     for entry in attr:
-        if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)):
+        if not (
+            isinstance(entry, (list, tuple))
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and isinstance(entry[1], int)
+        ):
             raise ModelFileError(path, f"unreadable attribute entry {entry!r}")
-        name, categories = entry
+    return [(name, categories) for name, categories in attr]
+
+
+def _binary_attributes(attr: Any, path: Path) -> list[str]:
+    entries = _attribute_entries(attr, path)
+    for name, categories in entries:
         if categories != 2:
             raise ModelFileError(
                 path,
                 f"attribute {name} has {categories} categories; only binary attributes are supported yet",
             )
-        names.append(name)
-    return names
+    return [name for name, _ in entries]
 
 
 def _int(hp: dict[str, Any], name: str, path: Path) -> int:
@@ -115,31 +124,33 @@ def _config(hp: dict[str, Any], path: Path) -> NetworkConfig:
     size = _int(hp, "img_sz", path)
     if size not in IMAGE_SIZES:
         raise ModelFileError(path, f"image size {size} is not supported (only {IMAGE_SIZES})")
-    try:
-        return NetworkConfig(
-            image_size=size,
-            n_layers=_int(hp, "n_layers", path),
-            first_channels=_int(hp, "init_fm", path),
-            max_channels=_int(hp, "max_fm", path),
-            normalization="instance" if hp.get("instance_norm") else "batch",
-        )
-    except ValueError as e:
-        raise ModelFileError(path, f"unsupported architecture: {e}") from e
+    return _network_config(
+        hp,
+        path,
+        "architecture",
+        image_size=size,
+        n_layers=_int(hp, "n_layers", path),
+        normalization="instance" if hp.get("instance_norm") else "batch",
+    )
 
 
 def _classifier_config(hp: dict[str, Any], size: int, path: Path) -> NetworkConfig:
     if hp.get("img_sz") != size:
         raise ModelFileError(path, f"the classifier reads {hp.get('img_sz')}px images, the model {size}px")
+    hidden = _int(hp, "hid_dim", path)
+    return _network_config(
+        hp, path, "classifier architecture", image_size=size, n_layers=int(math.log2(size)), hidden=hidden
+    )
+
+
+def _network_config(hp: dict[str, Any], path: Path, what: str, **architecture: Any) -> NetworkConfig:
+    """A config with the official channel counts and ``architecture``; one line if ours cannot express it."""
     try:
         return NetworkConfig(
-            image_size=size,
-            n_layers=int(math.log2(size)),
-            first_channels=_int(hp, "init_fm", path),
-            max_channels=_int(hp, "max_fm", path),
-            hidden=_int(hp, "hid_dim", path),
+            first_channels=_int(hp, "init_fm", path), max_channels=_int(hp, "max_fm", path), **architecture
         )
     except ValueError as e:
-        raise ModelFileError(path, f"unsupported classifier architecture: {e}") from e
+        raise ModelFileError(path, f"unsupported {what}: {e}") from e
 
 
 def _copy_blocks(ours: torch.nn.Sequential, theirs: Any, path: Path, what: str) -> None:
@@ -196,8 +207,7 @@ def _copy_classifier(model: FaderModel, record: Recorded, attributes: list[str],
     _copy_tensors(ours[0], linears[0], path, "proj_layers.0")
     # their last layer: two logits per binary attribute; ours: one, their difference
     offsets, start = {}, 0
-    for entry in record.attrs.get("attr") or []:
-        name, categories = entry
+    for name, categories in _attribute_entries(record.attrs.get("attr"), path):
         offsets[name] = (start, categories)
         start += categories
     weight, bias = linears[1].tensors().get("weight"), linears[1].tensors().get("bias")
