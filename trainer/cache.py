@@ -68,7 +68,7 @@ Progress = Callable[[int, int], None]
 
 def default_cache_root() -> Path:
     """Where dataset caches live: ``datasets`` in the app's cache folder (``$FADER_STUDIO_CACHE_DIR``)."""
-    return paths.cache_dir().expanduser() / "datasets"
+    return paths.cache_dir() / "datasets"
 
 
 def cache_folder(celeba: CelebA, size: int, resize: str = "auto", root: Path | None = None) -> Path:

@@ -32,7 +32,7 @@ def models_dir() -> Path:
 
 def cache_dir() -> Path:
     """Files that can be made again (ONNX exports): ``$FADER_STUDIO_CACHE_DIR`` or the user cache folder."""
-    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir(APP, appauthor=False))
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir(APP, appauthor=False)).expanduser()
 
 
 def installed_models() -> list[Path]:
