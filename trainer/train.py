@@ -51,6 +51,7 @@ from trainer.celeba import open_celeba
 from trainer.checkpoints import latest_checkpoint, save_checkpoint
 from trainer.classifier import auto_classifier_steps, classifier_for, train_classifier
 from trainer.config import ARCHITECTURE, TrainConfig
+from trainer.control import RunControl, run_lock
 from trainer.data import FaceDataset, flip_some, training_loader
 from trainer.distributed import Distributed, init_distributed
 from trainer.evaluation import evaluate, evaluation_images, sample_grid, spread
@@ -179,6 +180,7 @@ class Run:
         self.best_paths: dict[str, str] = {}
         self.train_seconds = 0.0
         self.stop = StopRequest(log)
+        self.control = RunControl(run_dir)
 
     # ------------------------------------------------------------------ setup
 
@@ -188,8 +190,13 @@ class Run:
         kwargs = dict(resize=options.resize, workers=options.workers, root=options.cache_dir)
         if self.dist.is_main:
             progress = ProgressReporter(self.log.mode, "prepare", f"prepare {self.config.image_size}px")
+
+            def report(done: int, total: int) -> None:
+                self._stop_before_training()
+                progress(done, total)
+
             try:
-                data = prepare(celeba, self.config.image_size, on_progress=progress, **kwargs)
+                data = prepare(celeba, self.config.image_size, on_progress=report, **kwargs)
             finally:
                 progress.close()
         self.dist.barrier()
@@ -212,6 +219,7 @@ class Run:
             interval = max(1, steps // 20)
 
             def report(step: int, total: int, loss: float) -> None:
+                self._stop_before_training()
                 if step % interval == 0 or step == total:
                     self.log.event("classifier", step=step, total_steps=total, loss=round(loss, 5))
                     self.log.bar_to(step, total, f"classifier loss {loss:.3f}")
@@ -232,6 +240,19 @@ class Run:
             self.log.event("classifier_done", path=str(self.folder.classifier), accuracy=accuracy)
             self.log.say("classifier accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
         return classifier_for(model, config.attributes, config.image_size).to(self.device)
+
+    def _stop_before_training(self) -> None:
+        """Stop now if asked to while preparing (what is done is kept: the cache resumes)."""
+        if self.control.stop_requested():
+            raise KeyboardInterrupt
+
+    def _wait_while_paused(self, step: int) -> None:
+        """Wait while ``RUN/PAUSE`` exists (every process waits for rank 0's answer)."""
+        self.log.event("paused", step=step)
+        self.log.say(f"paused at step {step}; delete {self.control.pause_file} to continue")
+        while self.dist.agree([self.dist.is_main and self.control.paused()])[0]:
+            time.sleep(0.2)
+        self.log.event("resumed", step=step)
 
     def _model(self, dataset: FaceDataset, data: PreparedData) -> FaderModel:
         config = self.config
@@ -267,6 +288,7 @@ class Run:
         config, dist = self.config, self.dist
         if dist.is_main:
             self.folder.root.mkdir(parents=True, exist_ok=True)
+            self.control.clear()
             self.log.open_file(self.folder.events)
         data = self._prepare_data()
         dataset = FaceDataset(data, "train", config.attributes)
@@ -307,6 +329,7 @@ class Run:
             step=start,
             config=config.to_json(),
             run=str(self.folder.root),
+            data=str(self.data_options.celeba),
             device=device_description(self.device),
             world_size=dist.world_size,
             train_images=len(dataset),
@@ -341,8 +364,10 @@ class Run:
                 spent = (
                     config.max_minutes and self.train_seconds + now - window_start > 60 * config.max_minutes
                 )
-                stopped, late, spent = dist.agree(
-                    [self.stop.requested, late and dist.is_main, spent and dist.is_main]
+                asked = self.stop.requested or (dist.is_main and self.control.stop_requested())
+                pause = dist.is_main and self.control.paused()
+                stopped, late, spent, pause = dist.agree(
+                    [asked, late and dist.is_main, spent and dist.is_main, pause]
                 )
                 finished = step == config.max_steps or spent
                 if step % config.log_every == 0 or finished or stopped:
@@ -359,6 +384,8 @@ class Run:
                 if due or late:
                     self._checkpoint(step)
                     last_checkpoint = time.monotonic()
+                if pause:
+                    self._wait_while_paused(step)
                 window_start += time.monotonic() - paused  # images/s counts training time only
         except torch.OutOfMemoryError:
             raise TrainingError(
@@ -517,7 +544,9 @@ def train(
             warnings.simplefilter("always")
             warnings.showwarning = lambda message, *args, **kwargs: _warn(log, str(message))
             run = Run(given, run_dir, data, resume=resume, log=log, dist=dist)
-            with run.stop.installed():
+            if dist.is_main:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            with run_lock(run_dir) if dist.is_main else contextlib.nullcontext(), run.stop.installed():
                 result = run.run()
         log.event("done", **result)
         log.close_bar()
@@ -526,6 +555,9 @@ def train(
     except FaderStudioError as e:
         log.event("error", message=str(e))
         e.reported = True  # the command line has shown it already
+        raise
+    except KeyboardInterrupt:
+        log.event("interrupted", message="stopped before training or between checkpoints; resume goes on")
         raise
     finally:
         log.close()

@@ -1,0 +1,125 @@
+"""Pausing, stopping and listing runs through the run folder, as the app's Train dialog does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from fader_studio.core.modelfile import load_model
+from tests.trainer.test_train_command import command, of_kind, train_args
+from trainer.control import is_running, request_stop, run_lock, set_paused
+from trainer.runs import list_runs, read_events, summarize
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the trainer ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} in {timeout} s"
+        time.sleep(0.05)
+
+
+def test_pause_holds_the_run_and_stop_ends_it_with_a_checkpoint_and_models(
+    synth_celeba: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    args = train_args(
+        synth_celeba, run, "--max-steps", "100000", "--eval-every", "100000", "--log-every", "1"
+    )
+    process = subprocess.Popen(command(*args, "--progress", "none"), stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: is_running(run) and of_kind(run, "step"), process, "first step")
+        assert summarize(run).state == "running"
+        set_paused(run, True)
+        wait_for(lambda: of_kind(run, "paused"), process, "pause")
+        held = of_kind(run, "step")[-1]["step"]
+        time.sleep(1.0)
+        assert of_kind(run, "step")[-1]["step"] == held, "steps went on while paused"
+        set_paused(run, False)
+        wait_for(lambda: of_kind(run, "step")[-1]["step"] > held + 2, process, "steps after continuing")
+        assert of_kind(run, "resumed")[-1]["step"] == held
+        request_stop(run)
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+    finally:
+        process.kill()
+    done = of_kind(run, "done")[-1]
+    assert done["stopped"] is True and held < done["step"] < 100000
+    assert (run / "checkpoints" / f"step-{done['step']}").is_dir()
+    assert load_model(run / "last.fader").training["steps"] == done["step"]
+    summary = summarize(run)
+    assert (summary.state, summary.step, summary.data) == ("stopped", done["step"], str(synth_celeba))
+    assert summary.resumable and summary.best_model() is not None and not is_running(run)
+
+
+def test_a_stop_asked_for_while_the_classifier_trains_ends_the_launch_and_resume_goes_on(
+    synth_celeba: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    args = train_args(synth_celeba, run, "--max-steps", "20", "--classifier-steps", "100000")
+    process = subprocess.Popen(command(*args, "--progress", "json"), stdout=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if json.loads(line)["event"] == "classifier":
+                request_stop(run)
+                break
+        rest = [json.loads(line) for line in process.stdout]
+        assert process.wait(timeout=60) == 130
+    finally:
+        process.kill()
+    assert rest[-1]["event"] == "interrupted"
+    assert summarize(run) is None  # no settings written yet: nothing to resume, nothing half-made
+    finished = subprocess.run(
+        command(*train_args(synth_celeba, run, "--max-steps", "20", "--progress", "none")), timeout=300
+    )
+    assert finished.returncode == 0 and summarize(run).state == "finished"
+
+
+def test_a_second_trainer_on_a_run_being_trained_is_refused(synth_celeba: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    with run_lock(run):
+        assert is_running(run)
+        result = subprocess.run(
+            command(*train_args(synth_celeba, run, "--max-steps", "5", "--progress", "none")),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"fader-train: error: another fader-train is training {run} now; wait for it or stop it first"
+    ]
+    assert not (run / "config.json").exists() and not is_running(run)
+
+
+def test_runs_are_listed_newest_first_with_their_state(tmp_path: Path) -> None:
+    def write_run(name: str, events: list[dict], torn: bool = False) -> Path:
+        run = tmp_path / name
+        run.mkdir()
+        config = {"attributes": ["Smiling"], "image_size": 64, "max_steps": 100}
+        (run / "config.json").write_text(json.dumps(config))
+        lines = [json.dumps({"time": 0, **e}) for e in events]
+        (run / "events.jsonl").write_text("\n".join(lines) + ('\n{"event": "st' if torn else "\n"))
+        time.sleep(0.01)
+        return run
+
+    start = {"event": "start", "step": 0, "total_steps": 100, "data": "/data/celeba"}
+    write_run("finished", [start, {"event": "step", "step": 100}, {"event": "done", "stopped": False}])
+    write_run("stopped", [start, {"event": "step", "step": 40}, {"event": "done", "stopped": True}])
+    write_run("failed", [start, {"event": "error", "message": "the disk is full"}])
+    write_run("killed", [start, {"event": "step", "step": 30}], torn=True)
+    (tmp_path / "not-a-run").mkdir()
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+
+    runs = list_runs(tmp_path)
+    assert [r.name for r in runs] == ["killed", "failed", "stopped", "finished"]
+    states = {r.name: (r.state, r.step, r.message, r.resumable) for r in runs}
+    assert states["finished"] == ("finished", 100, "", False)
+    assert states["stopped"] == ("stopped", 40, "", True)
+    assert states["failed"] == ("failed", 0, "the disk is full", True)
+    assert states["killed"][:2] == ("interrupted", 30) and states["killed"][3]
+    assert len(read_events(tmp_path / "killed" / "events.jsonl")) == 2
+    assert list_runs(tmp_path / "missing") == []
