@@ -25,9 +25,19 @@ def config_dir() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or platformdirs.user_config_dir(APP, appauthor=False))
 
 
+def data_dir() -> Path:
+    """The user's files: ``$FADER_STUDIO_DATA_DIR`` or the user data folder."""
+    return Path(os.environ.get(DATA_ENV) or platformdirs.user_data_dir(APP, appauthor=False)).expanduser()
+
+
 def models_dir() -> Path:
-    """The installed models' folder: ``$FADER_STUDIO_DATA_DIR/models`` or the user data folder's."""
-    return Path(os.environ.get(DATA_ENV) or platformdirs.user_data_dir(APP, appauthor=False)) / "models"
+    """The installed models' folder: ``models/`` in :func:`data_dir`."""
+    return data_dir() / "models"
+
+
+def runs_dir() -> Path:
+    """Where the Train dialog puts training runs unless told otherwise: ``runs/`` in :func:`data_dir`."""
+    return data_dir() / "runs"
 
 
 def cache_dir() -> Path:
@@ -43,3 +53,17 @@ def installed_models() -> list[Path]:
 
     bundled = resources.path(BUNDLED_MODEL)
     return found + ([bundled] if bundled.is_file() else [])
+
+
+def free_model_path(stem: str, source: Path | None = None) -> Path:
+    """``stem.fader`` in the models folder (made if needed), numbered if another file has that name.
+
+    ``source`` may have it: installing a model from the models folder keeps its name.
+    """
+    folder = models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target, number = folder / f"{stem}.fader", 2
+    while target.exists() and not (source is not None and target.samefile(source)):
+        target = folder / f"{stem}-{number}.fader"
+        number += 1
+    return target

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import (
@@ -45,18 +46,13 @@ from .history import FaceHistory
 from .photo_view import PhotoView
 from .session import EditorSession, ModelInfo, PhotoInfo
 
+if TYPE_CHECKING:
+    from .train_dialog import TrainDialog
+
 MAX_RECENT = 10
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 MODEL_FILTER = "Fader models (*.fader)"
 OFFICIAL_FILTER = "Official FaderNetworks models (*.pth *.pt);;All files (*)"
-TRAIN_HELP = (
-    "<p>Models are trained with the <code>fader-train</code> command that comes with Fader Studio:</p>"
-    "<pre>fader-train synth ~/faders/synth --count 20000\n"
-    "fader-train train ~/faders/synth --attrs Smiling,Male --out ~/faders/run</pre>"
-    "<p>or on your own copy of CelebA (its folder or zip instead of the synthetic set). "
-    "The run writes <code>best-swap.fader</code>; open it with Model → Open Model… or install it "
-    "with Model → Install Model….</p>"
-)
 
 
 def open_settings() -> QSettings:
@@ -116,6 +112,7 @@ class MainWindow(QMainWindow):
         self.values: list[dict[str, float]] = []  # per face, what the faders say
         self.error_box: QMessageBox | None = None
         self.history = FaceHistory(self._apply_values, self)
+        self.train_dialog: TrainDialog | None = None
 
         self.view = PhotoView()
         self.empty = EmptyState()
@@ -219,7 +216,9 @@ class MainWindow(QMainWindow):
             tip="On a computer without a GPU, run models with ONNX Runtime (about twice as fast as PyTorch)",
         )
         self.onnx_action.setCheckable(True)
-        self.train_action = self._action("&Train a Model…", self._train)
+        self.train_action = self._action(
+            "&Train a Model…", self.show_train_dialog, "Ctrl+Shift+T", "Train or fine-tune a model on CelebA"
+        )
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self._shortcuts, keys.HelpContents)
         self.about_action = self._action("&About Fader Studio", self._about)
 
@@ -351,7 +350,7 @@ class MainWindow(QMainWindow):
     def install_model(self, path: str | Path) -> Path:
         """Copy the model at ``path`` into the models folder (never over another) and open it."""
         source = Path(path)
-        target = _free_model_path(source.stem, source)
+        target = paths.free_model_path(source.stem, source)
         if not target.exists():
             shutil.copyfile(source, target)
         self.open_model(target)
@@ -372,7 +371,7 @@ class MainWindow(QMainWindow):
 
     def import_official(self, path: str | Path, classifier: str | Path | None = None) -> Path:
         """Convert an official FaderNetworks model (and classifier) in the background, install and open it."""
-        target = _free_model_path(Path(path).stem)
+        target = paths.free_model_path(Path(path).stem)
         self.session.import_official(Path(path), Path(classifier) if classifier else None, target)
         return target
 
@@ -633,11 +632,31 @@ class MainWindow(QMainWindow):
     # help
 
     @Slot()
-    def _train(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Train a Model", TRAIN_HELP, parent=self)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+    def show_train_dialog(self) -> TrainDialog:
+        """Tools → Train: the one Train dialog, showing the run it watches, or a run training now."""
+        from .train_dialog import TrainDialog  # pyqtgraph loads when it is first needed
+
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self.settings, self)
+            self.train_dialog.openModel.connect(self._open_trained)
+            self.train_dialog.modelInstalled.connect(
+                lambda path: self.statusBar().showMessage(
+                    f"Installed the trained model {Path(path).stem}", 8000
+                )
+            )
+            running = [r for r in self.train_dialog.setup.runs.runs if r.state == "running"]
+            if running:
+                self.train_dialog.watch_run(running[0])
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        self.train_dialog.activateWindow()
+        return self.train_dialog
+
+    @Slot(str)
+    def _open_trained(self, path: str) -> None:
+        self.open_model(path)
+        self.raise_()
+        self.activateWindow()
 
     @Slot()
     def _shortcuts(self) -> None:
@@ -670,18 +689,10 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self.train_dialog is not None and not self.train_dialog.may_quit():
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.sync()
         self.session.close()
         super().closeEvent(event)
-
-
-def _free_model_path(stem: str, source: Path | None = None) -> Path:
-    """``stem.fader`` in the models folder, numbered if another file (not ``source``) has that name."""
-    folder = paths.models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    target, number = folder / f"{stem}.fader", 2
-    while target.exists() and not (source is not None and target.samefile(source)):
-        target = folder / f"{stem}-{number}.fader"
-        number += 1
-    return target

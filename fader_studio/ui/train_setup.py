@@ -1,0 +1,545 @@
+"""The Train dialog's first page: a new run's settings, or an earlier run to resume or watch.
+
+The settings become ``fader-train train`` arguments (:meth:`NewRunForm.arguments`);
+nothing here trains. The dataset is checked on a thread as soon as it is
+chosen (image count, splits, attributes with their positives, or the reader's
+one-line error), so a bad folder is refused before anything starts.
+"""
+
+from __future__ import annotations
+
+import shlex
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+from superqt.utils import create_worker
+
+from trainer.runs import RunSummary, list_runs
+
+from ..core import paths
+from ..core.attributes import attribute_label
+from ..core.errors import FaderStudioError, first_line
+from ..core.template import IMAGE_SIZES
+
+#: Settings of each preset: the paper's, and a quick run that shows results in minutes on a CPU
+#: (λ_E reaches its weight within the run, as in ``bench.learnability``).
+PRESETS = {
+    "Quick preview (64 px, minutes on a CPU)": dict(
+        size=64, batch=32, steps=3000, lr=5e-4, lambda_e=3e-3, schedule=2000, eval_every=500, clf_steps=1000
+    ),
+    "Paper defaults (256 px, days on a GPU)": dict(
+        size=256, batch=32, steps=100_000, lr=2e-4, lambda_e=1e-4, schedule=500_000, eval_every=2000,
+        clf_steps=3000,
+    ),
+}  # fmt: skip
+DEVICES = {"Automatic (a GPU if there is one)": "auto", "CPU": "cpu", "CUDA GPU": "cuda", "Apple GPU": "mps"}
+
+
+@dataclass
+class DatasetSummary:
+    """What the Train dialog shows of a dataset it has checked."""
+
+    path: Path
+    images: int
+    splits: dict[str, int]
+    positives: dict[str, int]  # attribute → images with it
+    landmarks: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for the dialog."""
+        splits = ", ".join(f"{n:,} {k}" for k, n in self.splits.items())
+        landmarks = "landmarks" if self.landmarks else "no landmarks (CelebA's mean template)"
+        return f"{self.images:,} images ({splits}), {len(self.positives)} attributes, {landmarks}"
+
+
+def check_dataset(path: Path) -> DatasetSummary:
+    """Read the dataset at ``path`` as the trainer will; :class:`FaderStudioError` if it cannot be used."""
+    from trainer.celeba import open_celeba
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        celeba = open_celeba(path)
+    counts = celeba.labels.sum(axis=0) if len(celeba) else np.zeros(len(celeba.attribute_names))
+    return DatasetSummary(
+        path=Path(path),
+        images=len(celeba),
+        splits=celeba.split_counts(),
+        positives={name: int(n) for name, n in zip(celeba.attribute_names, counts, strict=True)},
+        landmarks=celeba.landmarks is not None,
+        warnings=[str(w.message) for w in caught],
+    )
+
+
+def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setGroupSeparatorShown(True)
+    spin.setSuffix(suffix)
+    spin.setValue(value)
+    return spin
+
+
+def _float_spin(low: float, high: float, value: float, decimals: int) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setDecimals(decimals)
+    spin.setRange(low, high)
+    spin.setSingleStep(10 ** (-decimals + 1))
+    spin.setValue(value)
+    return spin
+
+
+class NewRunForm(QWidget):
+    """The settings of a new run; ``startRequested(arguments, run_dir)`` when Start is pressed."""
+
+    startRequested = Signal(list, Path)
+    datasetChecked = Signal(bool)
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.dataset: DatasetSummary | None = None
+        self._worker = None
+
+        self.data_edit = QLineEdit()
+        self.data_edit.setPlaceholderText("a CelebA folder or img_align_celeba.zip")
+        self.data_edit.editingFinished.connect(lambda: self.set_dataset(self.data_edit.text()))
+        folder_button = QPushButton("Folder…")
+        folder_button.clicked.connect(self._choose_folder)
+        zip_button = QPushButton("Zip…")
+        zip_button.clicked.connect(self._choose_zip)
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_edit, 1)
+        data_row.addWidget(folder_button)
+        data_row.addWidget(zip_button)
+        self.data_status = QLabel("Choose your copy of CelebA, or a set made by fader-train synth.")
+        self.data_status.setWordWrap(True)
+        self.data_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.attributes = QListWidget()
+        self.attributes.setMinimumHeight(140)
+        self.attributes.itemChanged.connect(self._update_start)
+
+        self.preset = QComboBox()
+        self.preset.addItems(PRESETS)
+        self.size = QComboBox()
+        self.size.addItems([f"{s} px" for s in IMAGE_SIZES])
+        self.batch = _spin(2, 4096, 32)
+        self.steps = _spin(1, 100_000_000, 3000, 500)
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+
+        self.init_from = QComboBox()
+        self.freeze_encoder = QCheckBox("Freeze the encoder")
+        self.freeze_decoder = _spin(0, 8, 0, suffix=" first decoder blocks")
+        self.freeze_decoder.setPrefix("Freeze the ")
+        self.freeze_decoder.setSpecialValueText("Train every decoder block")
+        tune_row = QHBoxLayout()
+        tune_row.addWidget(self.freeze_encoder)
+        tune_row.addWidget(self.freeze_decoder)
+        self.init_from.currentIndexChanged.connect(self._fine_tuning_changed)
+
+        self.runs_folder = QLineEdit(settings.value("train/runs", str(paths.runs_dir())))
+        runs_button = QPushButton("Browse…")
+        runs_button.clicked.connect(self._choose_runs_folder)
+        runs_row = QHBoxLayout()
+        runs_row.addWidget(self.runs_folder, 1)
+        runs_row.addWidget(runs_button)
+        self.run_name = QLineEdit()
+        self.run_name.setPlaceholderText("named after the attributes and the date")
+
+        self.lr = _float_spin(1e-6, 1.0, 2e-4, 6)
+        self.lambda_e = _float_spin(0.0, 10.0, 1e-4, 6)
+        self.schedule = _spin(0, 100_000_000, 500_000, 1000)
+        self.eval_every = _spin(1, 10_000_000, 2000, 100)
+        self.checkpoint_minutes = _float_spin(0.5, 1440.0, 10.0, 1)
+        self.classifier_steps = _spin(1, 1_000_000, 3000, 100)
+        self.seed = _spin(0, 2**31 - 1, 0)
+        self.balanced = QCheckBox("Draw attribute combinations equally often")
+        self.flip = QCheckBox("Mirror half the images")
+        self.flip.setChecked(True)
+        self.extra = QLineEdit()
+        self.extra.setPlaceholderText("any other fader-train train options, e.g. --max-channels 256")
+        advanced = QWidget()
+        adv = QFormLayout(advanced)
+        adv.addRow("Learning rate", self.lr)
+        adv.addRow("λ_E (adversarial weight)", self.lambda_e)
+        adv.addRow("λ_E rises over", self.schedule)
+        adv.addRow("Evaluate every", self.eval_every)
+        adv.addRow("Checkpoint every (minutes)", self.checkpoint_minutes)
+        adv.addRow("Classifier steps", self.classifier_steps)
+        adv.addRow("Seed", self.seed)
+        adv.addRow("", self.balanced)
+        adv.addRow("", self.flip)
+        adv.addRow("Other options", self.extra)
+        self.advanced = QCollapsible("Advanced settings")
+        self.advanced.addWidget(advanced)
+
+        self.start_button = QPushButton("Start Training")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #b00020")
+
+        form = QFormLayout()
+        form.addRow("Dataset", data_row)
+        form.addRow("", self.data_status)
+        form.addRow("Attributes", self.attributes)
+        form.addRow("Preset", self.preset)
+        form.addRow("Image size", self.size)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Training steps", self.steps)
+        form.addRow("Device", self.device)
+        form.addRow("Fine-tune from", self.init_from)
+        form.addRow("", tune_row)
+        form.addRow("Save runs in", runs_row)
+        form.addRow("Run name", self.run_name)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.advanced)
+        layout.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.problem, 1)
+        bottom.addWidget(self.start_button)
+        layout.addLayout(bottom)
+
+        self.preset.currentTextChanged.connect(self.apply_preset)
+        self.apply_preset(self.preset.currentText())
+        self.refresh_models()
+        self._update_start()
+        last = settings.value("train/dataset", "")
+        if last and Path(last).exists():
+            self.set_dataset(last)
+
+    # the dataset
+
+    @Slot()
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "CelebA Folder", self.data_edit.text() or str(Path.home())
+        )
+        if path:
+            self.set_dataset(path)
+
+    @Slot()
+    def _choose_zip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "img_align_celeba.zip", self.data_edit.text() or str(Path.home()), "Zip files (*.zip)"
+        )
+        if path:
+            self.set_dataset(path)
+
+    def set_dataset(self, path: str | Path) -> None:
+        """Check the dataset at ``path`` in the background; ``datasetChecked(ok)`` follows."""
+        text = str(path).strip()
+        self.data_edit.setText(text)
+        self.dataset = None
+        self.attributes.clear()
+        self._update_start()
+        if not text:
+            return
+        self.data_status.setStyleSheet("")
+        self.data_status.setText(f"Reading {text}…")
+        self._worker = create_worker(check_dataset, Path(text).expanduser(), _ignore_errors=True)
+        self._worker.returned.connect(lambda summary, w=self._worker: self._checked(w, summary))
+        self._worker.errored.connect(lambda error, w=self._worker: self._not_usable(w, error))
+        self._worker.start()
+
+    def _checked(self, worker: object, summary: DatasetSummary) -> None:
+        if worker is not self._worker:
+            return  # an older choice
+        self.dataset = summary
+        note = "".join(f"\n⚠ {first_line(w)}" for w in summary.warnings)
+        self.data_status.setStyleSheet("")
+        self.data_status.setText(f"✓ {summary.describe()}{note}")
+        self.settings.setValue("train/dataset", str(summary.path))
+        chosen = set(self.settings.value("train/attributes", ["Smiling"], type=list))
+        self.attributes.blockSignals(True)
+        learnable = sorted(summary.positives.items(), key=lambda item: not 0 < item[1] < summary.images)
+        for name, count in learnable:
+            share = count / summary.images if summary.images else 0.0
+            item = QListWidgetItem(f"{attribute_label(name)} ({name}): {count:,} images, {share:.0%}")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            usable = 0 < count < summary.images
+            if not usable:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip("every image has the same value: nothing to learn")
+            checked = usable and name in chosen
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            self.attributes.addItem(item)
+        self.attributes.blockSignals(False)
+        self._update_start()
+        self.datasetChecked.emit(True)
+
+    def _not_usable(self, worker: object, error: BaseException) -> None:
+        if worker is not self._worker:
+            return
+        message = str(error) if isinstance(error, FaderStudioError) else first_line(error)
+        self.data_status.setStyleSheet("color: #b00020")
+        self.data_status.setText(f"✗ {message}")
+        self.datasetChecked.emit(False)
+
+    # settings
+
+    @Slot(str)
+    def apply_preset(self, name: str) -> None:
+        """Set the size, batch, steps and advanced settings of preset ``name``."""
+        p = PRESETS[name]
+        self.size.setCurrentText(f"{p['size']} px")
+        self.batch.setValue(p["batch"])
+        self.steps.setValue(p["steps"])
+        self.lr.setValue(p["lr"])
+        self.lambda_e.setValue(p["lambda_e"])
+        self.schedule.setValue(p["schedule"])
+        self.eval_every.setValue(p["eval_every"])
+        self.classifier_steps.setValue(p["clf_steps"])
+
+    def refresh_models(self) -> None:
+        """List the installed models to fine-tune from."""
+        current = self.init_from.currentData()
+        self.init_from.blockSignals(True)
+        self.init_from.clear()
+        self.init_from.addItem("Nothing: train a new model", None)
+        for path in paths.installed_models():
+            self.init_from.addItem(path.stem, str(path))
+        self.init_from.setCurrentIndex(max(0, self.init_from.findData(current)))
+        self.init_from.blockSignals(False)
+        self._fine_tuning_changed()
+
+    @Slot()
+    def _fine_tuning_changed(self) -> None:
+        tuning = self.init_from.currentData() is not None
+        self.freeze_encoder.setEnabled(tuning)
+        self.freeze_decoder.setEnabled(tuning)
+        self.size.setEnabled(not tuning)
+        self.size.setToolTip("fine-tuning keeps the model's image size" if tuning else "")
+
+    @Slot()
+    def _choose_runs_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Save Runs In", self.runs_folder.text())
+        if path:
+            self.runs_folder.setText(path)
+
+    def chosen_attributes(self) -> list[str]:
+        """The checked attributes, in the dataset's order."""
+        items = (self.attributes.item(i) for i in range(self.attributes.count()))
+        return [i.data(Qt.ItemDataRole.UserRole) for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def set_attributes(self, names: list[str]) -> None:
+        """Check exactly the attributes in ``names``."""
+        for i in range(self.attributes.count()):
+            item = self.attributes.item(i)
+            on = item.data(Qt.ItemDataRole.UserRole) in names
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def run_dir(self) -> Path:
+        """The folder the new run will use."""
+        name = self.run_name.text().strip()
+        if not name:
+            attrs = "-".join(a.lower().replace("_", "") for a in self.chosen_attributes()[:3]) or "run"
+            name = f"{attrs}-{date.today().isoformat()}"
+            base, number = name, 2
+            while (Path(self.runs_folder.text()).expanduser() / name).exists():
+                name, number = f"{base}-{number}", number + 1
+        return Path(self.runs_folder.text()).expanduser() / name
+
+    def arguments(self) -> list[str]:
+        """The ``fader-train`` arguments of these settings (without ``--progress``)."""
+        assert self.dataset is not None
+        args = [
+            "train", str(self.dataset.path), "--attrs", ",".join(self.chosen_attributes()),
+            "--out", str(self.run_dir()), "--batch-size", str(self.batch.value()),
+            "--max-steps", str(self.steps.value()), "--lr", f"{self.lr.value():g}",
+            "--lambda-e", f"{self.lambda_e.value():g}", "--lambda-schedule", str(self.schedule.value()),
+            "--eval-every", str(self.eval_every.value()),
+            "--checkpoint-minutes", f"{self.checkpoint_minutes.value():g}",
+            "--classifier-steps", str(self.classifier_steps.value()), "--seed", str(self.seed.value()),
+            "--device", DEVICES[self.device.currentText()],
+            "--balanced" if self.balanced.isChecked() else "--no-balanced",
+            "--flip" if self.flip.isChecked() else "--no-flip",
+        ]  # fmt: skip
+        model = self.init_from.currentData()
+        if model is None:
+            args += ["--size", self.size.currentText().split()[0]]
+        else:
+            freeze = ["encoder"] if self.freeze_encoder.isChecked() else []
+            freeze += [f"decoder-{self.freeze_decoder.value()}"] if self.freeze_decoder.value() else []
+            args += ["--init-from", model] + (["--freeze", ",".join(freeze)] if freeze else [])
+        return args + shlex.split(self.extra.text())
+
+    def problem_text(self) -> str:
+        """Why Start cannot be pressed now ('' when it can)."""
+        if self.dataset is None:
+            return "Choose a dataset."
+        if not self.chosen_attributes():
+            return "Check at least one attribute to learn."
+        try:
+            shlex.split(self.extra.text())
+        except ValueError as e:
+            return f"Other options: {e}"
+        if (self.run_dir() / "config.json").exists():
+            return f"{self.run_dir()} holds a run already: resume it from Runs, or choose another name."
+        return ""
+
+    @Slot()
+    def _update_start(self) -> None:
+        problem = self.problem_text()
+        self.problem.setText(problem if self.dataset is not None or not self.data_edit.text() else "")
+        self.start_button.setEnabled(not problem)
+
+    @Slot()
+    def start(self) -> None:
+        """Emit ``startRequested`` with these settings (remembered for next time)."""
+        problem = self.problem_text()
+        if problem:
+            self.problem.setText(problem)
+            return
+        self.settings.setValue("train/attributes", self.chosen_attributes())
+        self.settings.setValue("train/runs", self.runs_folder.text())
+        self.startRequested.emit(self.arguments(), self.run_dir())
+
+
+class RunsList(QWidget):
+    """Earlier runs in the runs folder: resume a stopped one, watch a running one, open its model."""
+
+    resumeRequested = Signal(object)  # RunSummary
+    watchRequested = Signal(object)
+    openModel = Signal(str)
+
+    STATES = {
+        "running": "training now",
+        "finished": "finished",
+        "stopped": "stopped (resumable)",
+        "failed": "failed",
+        "interrupted": "interrupted (resumable)",
+        "new": "not started",
+    }
+
+    def __init__(self, folder: QLineEdit, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.folder = folder
+        self.runs: list[RunSummary] = []
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Run", "Attributes", "Progress", "State"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemDoubleClicked.connect(self._activate)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(lambda: self.resumeRequested.emit(self.selected()))
+        self.watch_button = QPushButton("Watch")
+        self.watch_button.clicked.connect(lambda: self.watchRequested.emit(self.selected()))
+        self.open_button = QPushButton("Open Model in Editor")
+        self.open_button.clicked.connect(self._open_model)
+        self.folder_button = QPushButton("Show Folder")
+        self.folder_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.selected().path)))
+        )
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.resume_button, self.watch_button, self.open_button, self.folder_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.detail)
+        layout.addLayout(buttons)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the runs folder again."""
+        self.runs = list_runs(Path(self.folder.text()).expanduser())
+        self.tree.clear()
+        for run in self.runs:
+            progress = f"{run.step:,} / {run.total_steps:,}"
+            item = QTreeWidgetItem([run.name, ", ".join(run.attributes), progress, self.STATES[run.state]])
+            item.setToolTip(0, str(run.path))
+            self.tree.addTopLevelItem(item)
+        for column in range(4):
+            self.tree.resizeColumnToContents(column)
+        if self.runs:
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        self._update_buttons()
+
+    def selected(self) -> RunSummary | None:
+        """The run chosen in the list."""
+        row = self.tree.indexOfTopLevelItem(self.tree.currentItem()) if self.tree.currentItem() else -1
+        return self.runs[row] if 0 <= row < len(self.runs) else None
+
+    def select(self, run_dir: Path) -> None:
+        """Choose the run in ``run_dir`` in the list."""
+        for row, run in enumerate(self.runs):
+            if run.path == run_dir:
+                self.tree.setCurrentItem(self.tree.topLevelItem(row))
+
+    @Slot()
+    def _update_buttons(self) -> None:
+        run = self.selected()
+        self.resume_button.setEnabled(run is not None and run.resumable)
+        self.watch_button.setEnabled(run is not None and run.state == "running")
+        self.open_button.setEnabled(run is not None and run.best_model() is not None)
+        self.folder_button.setEnabled(run is not None)
+        if run is None:
+            self.detail.setText("No runs yet." if not self.runs else "")
+            return
+        text = f"{run.image_size} px, dataset {run.data or 'unknown'}"
+        self.detail.setText(text + (f"\n{run.message}" if run.message else ""))
+
+    def _activate(self) -> None:
+        run = self.selected()
+        if run is not None and run.state == "running":
+            self.watchRequested.emit(run)
+        elif run is not None and run.resumable:
+            self.resumeRequested.emit(run)
+
+    @Slot()
+    def _open_model(self) -> None:
+        model = self.selected().best_model()
+        if model is not None:
+            self.openModel.emit(str(model))
+
+
+class SetupPage(QTabWidget):
+    """The first page of the Train dialog: "New Run" and "Runs"."""
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = NewRunForm(settings)
+        self.runs = RunsList(self.form.runs_folder)
+        self.addTab(self.form, "New Run")
+        self.addTab(self.runs, "Runs")
+        self.form.runs_folder.editingFinished.connect(self.runs.refresh)
+        self.currentChanged.connect(lambda index: self.runs.refresh() if index == 1 else None)
+        self.form.run_name.textChanged.connect(self.form._update_start)

@@ -1,0 +1,253 @@
+"""Tools → Train: real runs of ``fader-train`` started, watched, stopped and resumed from the dialog."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from fader_studio.core import paths
+from fader_studio.ui.main_window import open_settings
+from fader_studio.ui.train_dialog import TrainDialog
+from tests.ui.conftest import opened, settle
+from trainer.control import is_running
+from trainer.runs import read_events, summarize
+
+#: A tiny network, so that a run takes seconds on two cores.
+TINY = "--first-channels 4 --max-channels 16 --hidden 16 --eval-images 8 --sample-faces 2 --lr 0.001"
+
+
+def fill(dialog: TrainDialog, qtbot, data: Path, *, steps: int, batch: int = 8, extra: str = "") -> None:  # noqa: ANN001
+    """Choose ``data`` (and wait for its check), Smiling and Male, and tiny settings."""
+    form = dialog.setup.form
+    with qtbot.waitSignal(form.datasetChecked, timeout=30_000) as checked:
+        form.set_dataset(data)
+    assert checked.args == [True]
+    form.set_attributes(["Smiling", "Male"])
+    form.size.setCurrentText("64 px")
+    form.batch.setValue(batch)
+    form.steps.setValue(steps)
+    form.eval_every.setValue(steps)
+    form.classifier_steps.setValue(5)
+    form.device.setCurrentText("CPU")
+    form.extra.setText(f"{TINY} {extra}")
+
+
+def wait_until(qtbot, condition: Callable[[], bool], timeout: int = 120_000) -> None:  # noqa: ANN001
+    qtbot.waitUntil(condition, timeout=timeout)
+
+
+def ended(qtbot, dialog: TrainDialog, timeout: int = 180_000) -> None:  # noqa: ANN001
+    wait_until(qtbot, lambda: not dialog.training(), timeout)
+
+
+def click_when_shown(box_of: Callable[[], QMessageBox | None], text: str) -> None:
+    """Click the button labelled ``text`` of the message box ``box_of()`` once it is shown."""
+
+    def attempt() -> None:
+        box = box_of()
+        if box is None or not box.isVisible():
+            QTimer.singleShot(20, attempt)
+            return
+        next(b for b in box.buttons() if b.text() == text).click()
+
+    QTimer.singleShot(0, attempt)
+
+
+def last_step(run: Path) -> int:
+    return max(e["step"] for e in read_events(run / "events.jsonl") if e["event"] == "step")
+
+
+def test_a_dataset_is_checked_as_soon_as_it_is_chosen(qtbot, synth_celeba: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    form = dialog.setup.form
+    assert not form.start_button.isEnabled()
+    with qtbot.waitSignal(form.datasetChecked, timeout=30_000) as checked:
+        form.set_dataset(synth_celeba)
+    assert checked.args == [True]
+    assert form.data_status.text().startswith("✓ 120 images (96 train, 12 val, 12 test), 40 attributes")
+    items = [form.attributes.item(i) for i in range(form.attributes.count())]
+    enabled = [i.data(Qt.ItemDataRole.UserRole) for i in items if i.flags() & Qt.ItemFlag.ItemIsEnabled]
+    assert len(items) == 40 and sorted(enabled) == ["Blond_Hair", "Eyeglasses", "Male", "Smiling", "Young"]
+    assert enabled == [i.data(Qt.ItemDataRole.UserRole) for i in items[:5]]  # learnable ones first
+    smiling = next(i for i in items if i.data(Qt.ItemDataRole.UserRole) == "Smiling")
+    assert ": " in smiling.text() and "images" in smiling.text()
+    form.set_attributes([])
+    assert not form.start_button.isEnabled() and "attribute" in form.problem.text()
+    form.set_attributes(["Smiling"])
+    assert form.start_button.isEnabled() and form.problem.text() == ""
+    assert form.arguments()[:4] == ["train", str(synth_celeba), "--attrs", "Smiling"]
+
+    no_labels = tmp_path / "photos"
+    no_labels.mkdir()
+    (no_labels / "a.jpg").write_bytes(b"not really")
+    broken_zip = tmp_path / "img_align_celeba.zip"
+    broken_zip.write_bytes(b"PK\x03\x04 truncated")
+    statuses = {}
+    for bad in (no_labels, broken_zip, tmp_path / "missing"):
+        with qtbot.waitSignal(form.datasetChecked, timeout=30_000) as checked:
+            form.set_dataset(bad)
+        assert checked.args == [False], bad
+        statuses[bad] = status = form.data_status.text()
+        assert status.startswith("✗ ") and "\n" not in status, status
+        assert form.attributes.count() == 0 and not form.start_button.isEnabled()
+    assert "list_attr_celeba.txt" in statuses[no_labels]
+
+
+def test_a_short_run_shows_progress_installs_the_model_and_opens_it_while_the_editor_works(
+    qtbot,  # noqa: ANN001
+    make_window,  # noqa: ANN001
+    synth_celeba: Path,
+    synth_model: Path,
+    portrait: Path,
+) -> None:
+    window = opened(qtbot, make_window(), portrait, synth_model)
+    dialog = window.show_train_dialog()
+    assert dialog.isVisible() and dialog.pages.currentWidget() is dialog.setup
+    fill(dialog, qtbot, synth_celeba, steps=60, extra="--log-every 5")
+    dialog.setup.form.run_name.setText("smile")
+    dialog.setup.form.start_button.click()
+    run = paths.runs_dir() / "smile"
+    assert dialog.pages.currentWidget() is dialog.progress and dialog.training()
+
+    # the editor works while the trainer runs in its own process
+    wait_until(qtbot, lambda: is_running(run))
+    clock, longest, ticks = QElapsedTimer(), [0], QTimer(interval=10)
+    clock.start()
+
+    def tick() -> None:
+        longest[0] = max(longest[0], clock.restart())
+
+    ticks.timeout.connect(tick)
+    ticks.start()
+    with qtbot.waitSignal(window.session.rendered, timeout=30_000):
+        window.panel.slider("Smiling").setValue(window.panel.slider("Smiling").maximum())
+    assert dialog.training(), "the run ended before the editor was tried"
+    ended(qtbot, dialog)
+    ticks.stop()
+    assert longest[0] < 1000, f"the editor's event loop stalled {longest[0]} ms during training"
+
+    page = dialog.progress
+    assert page.phase.text() == "Finished" and page.bar.value() == page.bar.maximum() == 60
+    steps, losses = page.plots.data["loss/recon"]
+    assert steps == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60] and all(v > 0 for v in losses)
+    assert page.plots.data["lambda"][0][-1] == 60
+    assert set(page.plots.data) >= {"loss/latent_dis", "loss/adversarial", "swap/Smiling", "swap/Male"}
+    assert page.sample_step == 60 and not page.sample.pixmap().isNull()
+    assert page.sample.original.width() > page.sample.original.height() > 0
+    log = page.log.toPlainText()
+    assert "Classifier accuracy" in log and "Step 60: reconstruction" in log and "Checkpoint saved" in log
+
+    installed = paths.models_dir() / "smile.fader"
+    assert installed.read_bytes() == (run / "best-swap.fader").read_bytes()
+    assert "installed as “smile”" in page.outcome.text()
+    assert page.open_button.isEnabled() and not page.pause_button.isEnabled()
+    page.open_button.click()
+    settle(qtbot, window)
+    assert window.model is not None and window.model.path == installed
+    assert [a.name for a in window.model.attributes] == ["Male", "Smiling"]
+
+
+def test_pause_then_stop_then_resume_from_the_dialog_reaches_the_final_step(
+    qtbot,  # noqa: ANN001
+    synth_celeba: Path,
+) -> None:
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill(dialog, qtbot, synth_celeba, steps=400, extra="--log-every 1")
+    dialog.setup.form.run_name.setText("long")
+    dialog.setup.form.start()
+    run = paths.runs_dir() / "long"
+    page = dialog.progress
+    wait_until(qtbot, lambda: page.plots.data.get("loss/recon", ([0],))[0][-1] >= 10)
+
+    page.pause_button.click()
+    assert page.pause_button.text() == "Continue"
+    wait_until(qtbot, lambda: page.phase.text().startswith("Paused at step"))
+    held = last_step(run)
+    qtbot.wait(600)
+    assert last_step(run) == held and dialog.training()
+    page.pause_button.click()
+    wait_until(qtbot, lambda: last_step(run) > held)
+
+    click_when_shown(lambda: dialog.stop_box, "Stop Training")
+    page.stop_button.click()
+    ended(qtbot, dialog)
+    stopped = summarize(run)
+    assert stopped.state == "stopped" and held < stopped.step < 400
+    assert page.phase.text().startswith("Stopped") and page.resume_button.isVisible()
+    assert not (paths.models_dir() / "long.fader").exists()  # only a finished run is installed
+    assert page.open_button.isEnabled()  # its best model so far can be opened
+
+    page.resume_button.click()
+    assert dialog.training()
+    ended(qtbot, dialog)
+    starts = [e["step"] for e in read_events(run / "events.jsonl") if e["event"] == "start"]
+    assert starts == [0, stopped.step]
+    assert summarize(run).state == "finished" and last_step(run) == 400
+    assert page.phase.text() == "Finished" and not page.resume_button.isVisible()
+    assert page.plots.data["loss/recon"][0][-1] == 400  # the history of both launches is drawn
+    assert page.plots.data["loss/recon"][0][:3] == [1, 2, 3]
+    assert (paths.models_dir() / "long.fader").is_file()
+
+    page.new_button.click()
+    runs = dialog.setup.runs
+    assert dialog.pages.currentWidget() is dialog.setup
+    assert runs.selected().name == "long" and not runs.resume_button.isEnabled()
+
+
+def test_a_trainer_that_fails_shows_its_message(qtbot, synth_celeba: Path) -> None:  # noqa: ANN001
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    fill(dialog, qtbot, synth_celeba, steps=10, batch=500)
+    dialog.setup.form.start()
+    ended(qtbot, dialog)
+    page = dialog.progress
+    assert page.phase.text() == "Training failed"
+    assert page.outcome.text() == (
+        "96 training images are fewer than one batch of 500 per process; use a smaller --batch-size"
+    )
+    assert page.new_button.isEnabled() and not page.stop_button.isEnabled()
+
+
+def test_quitting_can_leave_a_run_training_and_the_next_window_watches_and_stops_it(
+    qtbot,  # noqa: ANN001
+    make_window,  # noqa: ANN001
+    synth_celeba: Path,
+) -> None:
+    window = make_window()
+    dialog = window.show_train_dialog()
+    fill(dialog, qtbot, synth_celeba, steps=1_000_000, extra="--log-every 1")
+    dialog.setup.form.run_name.setText("background")
+    dialog.setup.form.start()
+    run = paths.runs_dir() / "background"
+    wait_until(qtbot, lambda: dialog.progress.plots.data.get("loss/recon") is not None)
+    try:
+        click_when_shown(lambda: dialog.quit_box, "Cancel")
+        assert not window.close() and window.isVisible()
+        click_when_shown(lambda: dialog.quit_box, "Keep Training in Background")
+        assert window.close()
+        time.sleep(0.5)
+        assert is_running(run), "the run stopped with the window"
+        step = last_step(run)
+
+        later = make_window()
+        watching = later.show_train_dialog()
+        assert watching.training() and watching.run_dir == run
+        wait_until(qtbot, lambda: watching.progress.plots.data["loss/recon"][0][-1] > step)
+        click_when_shown(lambda: watching.quit_box, "Stop Training")
+        assert later.close()
+        assert not is_running(run)
+        assert summarize(run).state == "stopped"
+    finally:
+        if is_running(run):
+            (run / "STOP").touch()
+            deadline = time.monotonic() + 60
+            while is_running(run) and time.monotonic() < deadline:
+                QApplication.processEvents()
+                time.sleep(0.1)
