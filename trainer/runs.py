@@ -58,11 +58,16 @@ class RunSummary:
         return self.state in ("new", "stopped", "failed", "interrupted") and self.data is not None
 
     def best_model(self) -> Path | None:
-        """The model to open: best swap accuracy, else best reconstruction, else the last one."""
-        for name in ("best-swap.fader", "best-recon.fader", "last.fader"):
-            if (self.path / name).is_file():
-                return self.path / name
-        return None
+        """The model to open: see :func:`best_model`."""
+        return best_model(self.path)
+
+
+def best_model(run_dir: Path) -> Path | None:
+    """The model of a run to open: best swap accuracy, else best reconstruction, else the last one."""
+    for name in ("best-swap.fader", "best-recon.fader", "last.fader"):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    return None
 
 
 def summarize(run_dir: Path) -> RunSummary | None:

@@ -15,7 +15,7 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer, QUrl, S
 from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import QDialog, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
 
-from trainer.runs import RunSummary, read_events, summarize
+from trainer.runs import RunSummary, best_model, read_events, summarize
 
 from ..core import paths
 from .train_progress import ProgressPage
@@ -104,6 +104,7 @@ class TrainDialog(QDialog):
             self.process.deleteLater()
         self.process = TrainerProcess(run_dir, self)
         self.process.event.connect(self.progress.show_event)
+        self.process.event.connect(self._update_open)
         self.process.logLine.connect(self.progress.add_log)
         self.process.ended.connect(self._ended)
         self._set_buttons(running=True)
@@ -177,6 +178,8 @@ class TrainDialog(QDialog):
 
     @Slot(str, str)
     def _ended(self, state: str, message: str) -> None:
+        if state == "stopped" and summarize(self.run_dir) is None:
+            message = "Stopped before training began: start the run again (the prepared images are kept)."
         if state == "finished":
             result = self._result()
             if result is not None:
@@ -187,11 +190,17 @@ class TrainDialog(QDialog):
         self.progress.show_end(state, message)
         self._set_buttons(running=False)
 
+    @Slot(dict)
+    def _update_open(self, event: dict) -> None:
+        # an evaluation writes the models after its events: look again at the next step
+        button = self.progress.open_button
+        if not button.isEnabled() and event.get("event") in ("step", "checkpoint"):
+            button.setEnabled(self._result() is not None)
+
     def _result(self) -> Path | None:
         if self.installed is not None:
             return self.installed
-        summary = None if self.run_dir is None else summarize(self.run_dir)
-        return None if summary is None else summary.best_model()
+        return None if self.run_dir is None else best_model(self.run_dir)
 
     @Slot()
     def open_result(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
@@ -13,8 +15,17 @@ LOSSES = {
     "patch_dis": ("patch discriminator", "#9467bd"),
     "patch_adv": ("patch adversarial", "#8c564b"),
 }
+METRICS_TITLE = "Swap accuracy on validation images"
 #: Colours of the attributes' swap-accuracy curves, in turn.
 ATTRIBUTE_COLOURS = ("#2ca02c", "#17becf", "#e377c2", "#bcbd22", "#7f7f7f", "#9467bd")
+
+
+class _LogAxis(pg.AxisItem):
+    """A log axis labelled at 1, 2 and 5 times each power of ten (pyqtgraph's labels every tenth collide)."""
+
+    def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:  # noqa: N802, N803
+        values = [k + math.log10(m) for k in range(math.floor(minVal), math.ceil(maxVal)) for m in (1, 2, 5)]
+        return [(None, [v for v in values if minVal <= v <= maxVal])]
 
 
 class TrainingPlots(pg.GraphicsLayoutWidget):
@@ -25,16 +36,16 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.setMinimumSize(480, 320)
         self.recon = self._plot(0, 0, "Reconstruction loss", log=True)
-        self.recon.getAxis("left").setStyle(maxTextLevel=0)  # decades only: minor labels collide
         self.adversary = self._plot(0, 1, "Discriminator and adversarial losses")
         self.lambda_plot = self._plot(1, 0, "λ_E (adversarial weight)")
-        self.metrics = self._plot(1, 1, "Swap accuracy on validation images")
+        self.metrics = self._plot(1, 1, METRICS_TITLE)
         self.metrics.setYRange(0, 1)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.data: dict[str, tuple[list[float], list[float]]] = {}
 
     def _plot(self, row: int, column: int, title: str, *, log: bool = False) -> pg.PlotItem:
-        plot = self.addPlot(row=row, col=column, title=title)
+        axes = {"left": _LogAxis("left")} if log else None
+        plot = self.addPlot(row=row, col=column, title=title, axisItems=axes)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("bottom", "step")
         plot.setLogMode(y=log)
@@ -69,6 +80,10 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             if isinstance(event.get("lambda"), (int, float)):
                 self._add("lambda", self.lambda_plot, "λ_E", "#444444", step, event["lambda"])
         elif event.get("event") == "eval":
+            if isinstance(event.get("psnr_db"), (int, float)):
+                self.metrics.setTitle(
+                    f"Swap accuracy on validation images (reconstruction {event['psnr_db']:.1f} dB)"
+                )
             swaps = event.get("swap_accuracy") or {}
             for i, (name, value) in enumerate(swaps.items()):
                 colour = ATTRIBUTE_COLOURS[i % len(ATTRIBUTE_COLOURS)]
@@ -80,5 +95,6 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             plot.clear()
             if plot.legend is not None:
                 plot.legend.clear()
+        self.metrics.setTitle(METRICS_TITLE)
         self.curves.clear()
         self.data.clear()

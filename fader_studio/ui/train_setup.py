@@ -8,6 +8,7 @@ one-line error), so a bad folder is refused before anything starts.
 
 from __future__ import annotations
 
+import json
 import shlex
 import warnings
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QProcess, QSettings, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -45,6 +46,7 @@ from ..core import paths
 from ..core.attributes import attribute_label
 from ..core.errors import FaderStudioError, first_line
 from ..core.template import IMAGE_SIZES
+from .trainer_process import trainer_command
 
 #: Settings of each preset: the paper's, and a quick run that shows results in minutes on a CPU
 #: (λ_E reaches its weight within the run, as in ``bench.learnability``).
@@ -57,6 +59,8 @@ PRESETS = {
         clf_steps=3000,
     ),
 }  # fmt: skip
+#: Faces drawn by "Draw Synthetic Faces" (about a minute on two cores).
+SYNTH_COUNT = 6000
 DEVICES = {"Automatic (a GPU if there is one)": "auto", "CPU": "cpu", "CUDA GPU": "cuda", "Apple GPU": "mps"}
 
 
@@ -134,10 +138,17 @@ class NewRunForm(QWidget):
         folder_button.clicked.connect(self._choose_folder)
         zip_button = QPushButton("Zip…")
         zip_button.clicked.connect(self._choose_zip)
+        self.synth_button = QPushButton("Draw Synthetic Faces")
+        self.synth_button.setToolTip(
+            f"No CelebA? Draw {SYNTH_COUNT:,} simple faces with known attributes to try training on"
+        )
+        self.synth_button.clicked.connect(self.draw_synthetic)
+        self._synth: QProcess | None = None
         data_row = QHBoxLayout()
         data_row.addWidget(self.data_edit, 1)
         data_row.addWidget(folder_button)
         data_row.addWidget(zip_button)
+        data_row.addWidget(self.synth_button)
         self.data_status = QLabel("Choose your copy of CelebA, or a set made by fader-train synth.")
         self.data_status.setWordWrap(True)
         self.data_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -271,6 +282,43 @@ class NewRunForm(QWidget):
         self._worker.returned.connect(lambda summary, w=self._worker: self._checked(w, summary))
         self._worker.errored.connect(lambda error, w=self._worker: self._not_usable(w, error))
         self._worker.start()
+
+    @Slot()
+    def draw_synthetic(self, count: int = SYNTH_COUNT) -> None:
+        """Run ``fader-train synth`` into a new folder of the user data folder, then choose it."""
+        folder, number = paths.data_dir() / "synthetic-faces", 2
+        while folder.exists():
+            folder, number = paths.data_dir() / f"synthetic-faces-{number}", number + 1
+        program, *first = trainer_command()
+        self._synth = process = QProcess(self)
+        process.setProgram(program)
+        process.setArguments([*first, "synth", str(folder), "--count", str(count), "--progress", "json"])
+        process.readyReadStandardOutput.connect(self._synth_progress)
+        process.finished.connect(lambda code, _status: self._synth_finished(code, folder))
+        self.synth_button.setEnabled(False)
+        self.data_status.setStyleSheet("")
+        self.data_status.setText(f"Drawing {count:,} synthetic faces into {folder}…")
+        process.start()
+
+    @Slot()
+    def _synth_progress(self) -> None:
+        while self._synth.canReadLine():
+            try:
+                event = json.loads(bytes(self._synth.readLine()).decode())
+            except ValueError:
+                continue
+            if event.get("event") == "synth":
+                self.data_status.setText(f"Drawing synthetic faces: {event['done']:,} of {event['total']:,}")
+
+    def _synth_finished(self, code: int, folder: Path) -> None:
+        self.synth_button.setEnabled(True)
+        if code == 0:
+            self.set_dataset(folder)
+            return
+        lines = bytes(self._synth.readAllStandardError()).decode(errors="replace").strip().splitlines()
+        self.data_status.setStyleSheet("color: #b00020")
+        self.data_status.setText(f"✗ {lines[-1] if lines else 'fader-train synth failed'}")
+        self.datasetChecked.emit(False)
 
     def _checked(self, worker: object, summary: DatasetSummary) -> None:
         if worker is not self._worker:

@@ -98,6 +98,22 @@ def test_a_dataset_is_checked_as_soon_as_it_is_chosen(qtbot, synth_celeba: Path,
     assert "list_attr_celeba.txt" in statuses[no_labels]
 
 
+def test_synthetic_faces_are_drawn_from_the_dialog_and_chosen(qtbot) -> None:  # noqa: ANN001
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    form = dialog.setup.form
+    with qtbot.waitSignal(form.datasetChecked, timeout=120_000) as checked:
+        form.draw_synthetic(count=50)
+        assert not form.synth_button.isEnabled()
+    assert checked.args == [True] and form.synth_button.isEnabled()
+    assert form.dataset.path == paths.data_dir() / "synthetic-faces"
+    assert form.data_status.text().startswith("✓ 50 images (40 train, 5 val, 5 test)")
+    assert len(list((form.dataset.path / "img_align_celeba").glob("*.jpg"))) == 50
+    with qtbot.waitSignal(form.datasetChecked, timeout=120_000):
+        form.draw_synthetic(count=10)
+    assert form.dataset.path == paths.data_dir() / "synthetic-faces-2"
+
+
 def test_a_short_run_shows_progress_installs_the_model_and_opens_it_while_the_editor_works(
     qtbot,  # noqa: ANN001
     make_window,  # noqa: ANN001
@@ -138,6 +154,7 @@ def test_a_short_run_shows_progress_installs_the_model_and_opens_it_while_the_ed
     assert page.plots.data["lambda"][0][-1] == 60
     assert set(page.plots.data) >= {"loss/latent_dis", "loss/adversarial", "swap/Smiling", "swap/Male"}
     assert page.sample_step == 60 and not page.sample.pixmap().isNull()
+    assert "dB)" in page.plots.metrics.titleLabel.text
     assert page.sample.original.width() > page.sample.original.height() > 0
     log = page.log.toPlainText()
     assert "Classifier accuracy" in log and "Step 60: reconstruction" in log and "Checkpoint saved" in log
