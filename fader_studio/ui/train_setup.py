@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from safetensors import safe_open
 from superqt import QCollapsible
 from superqt.utils import create_worker
 
@@ -100,6 +101,15 @@ def check_dataset(path: Path) -> DatasetSummary:
     )
 
 
+def model_attributes(path: Path) -> list[str]:
+    """The attribute names of the ``.fader`` model at ``path`` (read from its header; [] if unreadable)."""
+    try:
+        with safe_open(str(path), "np") as f:
+            return [a["name"] for a in json.loads(f.metadata()["attributes"])]
+    except Exception:  # noqa: BLE001 (any damage: the trainer reports it when it starts)
+        return []
+
+
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(low, high)
@@ -119,6 +129,11 @@ def _float_spin(low: float, high: float, value: float, decimals: int) -> QDouble
     return spin
 
 
+def _add_rows(form: QFormLayout, rows: list[tuple[str, QWidget | QHBoxLayout]]) -> None:
+    for label, widget in rows:
+        form.addRow(label, widget)
+
+
 class NewRunForm(QWidget):
     """The settings of a new run; ``startRequested(arguments, run_dir)`` when Start is pressed."""
 
@@ -129,6 +144,7 @@ class NewRunForm(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.dataset: DatasetSummary | None = None
+        self.tuned_attributes: list[str] = []  # those of the model to fine-tune
         self._worker = None
 
         self.data_edit = QLineEdit()
@@ -199,16 +215,13 @@ class NewRunForm(QWidget):
         self.extra.setPlaceholderText("any other fader-train train options, e.g. --max-channels 256")
         advanced = QWidget()
         adv = QFormLayout(advanced)
-        adv.addRow("Learning rate", self.lr)
-        adv.addRow("λ_E (adversarial weight)", self.lambda_e)
-        adv.addRow("λ_E rises over", self.schedule)
-        adv.addRow("Evaluate every", self.eval_every)
-        adv.addRow("Checkpoint every (minutes)", self.checkpoint_minutes)
-        adv.addRow("Classifier steps", self.classifier_steps)
-        adv.addRow("Seed", self.seed)
-        adv.addRow("", self.balanced)
-        adv.addRow("", self.flip)
-        adv.addRow("Other options", self.extra)
+        _add_rows(adv, [
+            ("Learning rate", self.lr), ("λ_E (adversarial weight)", self.lambda_e),
+            ("λ_E rises over", self.schedule), ("Evaluate every", self.eval_every),
+            ("Checkpoint every (minutes)", self.checkpoint_minutes),
+            ("Classifier steps", self.classifier_steps), ("Seed", self.seed), ("", self.balanced),
+            ("", self.flip), ("Other options", self.extra),
+        ])  # fmt: skip
         self.advanced = QCollapsible("Advanced settings")
         self.advanced.addWidget(advanced)
 
@@ -220,18 +233,12 @@ class NewRunForm(QWidget):
         self.problem.setStyleSheet("color: #b00020")
 
         form = QFormLayout()
-        form.addRow("Dataset", data_row)
-        form.addRow("", self.data_status)
-        form.addRow("Attributes", self.attributes)
-        form.addRow("Preset", self.preset)
-        form.addRow("Image size", self.size)
-        form.addRow("Batch size", self.batch)
-        form.addRow("Training steps", self.steps)
-        form.addRow("Device", self.device)
-        form.addRow("Fine-tune from", self.init_from)
-        form.addRow("", tune_row)
-        form.addRow("Save runs in", runs_row)
-        form.addRow("Run name", self.run_name)
+        _add_rows(form, [
+            ("Dataset", data_row), ("", self.data_status), ("Attributes", self.attributes),
+            ("Preset", self.preset), ("Image size", self.size), ("Batch size", self.batch),
+            ("Training steps", self.steps), ("Device", self.device), ("Fine-tune from", self.init_from),
+            ("", tune_row), ("Save runs in", runs_row), ("Run name", self.run_name),
+        ])  # fmt: skip
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.advanced)
@@ -328,7 +335,9 @@ class NewRunForm(QWidget):
         self.data_status.setStyleSheet("")
         self.data_status.setText(f"✓ {summary.describe()}{note}")
         self.settings.setValue("train/dataset", str(summary.path))
-        chosen = set(self.settings.value("train/attributes", ["Smiling"], type=list))
+        chosen = set(self.settings.value("train/attributes", ["Smiling"], type=list)) | set(
+            self.tuned_attributes
+        )
         self.attributes.blockSignals(True)
         learnable = sorted(summary.positives.items(), key=lambda item: not 0 < item[1] < summary.images)
         for name, count in learnable:
@@ -389,6 +398,9 @@ class NewRunForm(QWidget):
         self.freeze_decoder.setEnabled(tuning)
         self.size.setEnabled(not tuning)
         self.size.setToolTip("fine-tuning keeps the model's image size" if tuning else "")
+        self.tuned_attributes = model_attributes(Path(self.init_from.currentData())) if tuning else []
+        self.set_attributes(self.chosen_attributes() + self.tuned_attributes)
+        self._update_start()
 
     @Slot()
     def _choose_runs_folder(self) -> None:
@@ -449,6 +461,9 @@ class NewRunForm(QWidget):
             return "Choose a dataset."
         if not self.chosen_attributes():
             return "Check at least one attribute to learn."
+        dropped = [a for a in self.tuned_attributes if a not in self.chosen_attributes()]
+        if dropped:
+            return f"The model to fine-tune controls {', '.join(dropped)}: keep them (you may add others)."
         try:
             shlex.split(self.extra.text())
         except ValueError as e:

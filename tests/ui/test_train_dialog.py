@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from fader_studio.core import paths
 from fader_studio.ui.main_window import open_settings
 from fader_studio.ui.train_dialog import TrainDialog
+from fader_studio.ui.train_setup import model_attributes
 from tests.ui.conftest import opened, settle
 from trainer.control import is_running
 from trainer.runs import read_events, summarize
@@ -268,3 +269,40 @@ def test_quitting_can_leave_a_run_training_and_the_next_window_watches_and_stops
             while is_running(run) and time.monotonic() < deadline:
                 QApplication.processEvents()
                 time.sleep(0.1)
+
+
+def test_fine_tuning_an_installed_model_from_the_dialog_keeps_a_frozen_encoder(
+    qtbot,  # noqa: ANN001
+    synth_celeba: Path,
+    synth_model: Path,
+) -> None:
+    import shutil
+
+    from safetensors.torch import load_file
+
+    base = Path(shutil.copy(synth_model, paths.free_model_path("base")))
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    fill(dialog, qtbot, synth_celeba, steps=10)
+    form = dialog.setup.form
+    form.extra.setText("--eval-images 8 --sample-faces 2")  # the architecture is the model's
+    form.init_from.setCurrentIndex(form.init_from.findData(str(base)))
+    assert form.freeze_encoder.isEnabled() and not form.size.isEnabled()
+    assert form.chosen_attributes() == ["Eyeglasses", "Male", "Smiling"]  # the model's, checked for you
+    form.set_attributes(["Smiling", "Male"])
+    assert not form.start_button.isEnabled() and "controls Eyeglasses" in form.problem.text()
+    form.set_attributes(["Eyeglasses", "Smiling", "Male", "Young"])  # and one it learns anew
+    assert form.start_button.isEnabled()
+    form.freeze_encoder.setChecked(True)
+    form.run_name.setText("tuned")
+    arguments = form.arguments()
+    assert arguments[arguments.index("--init-from") + 1] == str(base) and "--size" not in arguments
+    assert arguments[arguments.index("--freeze") + 1] == "encoder"
+    form.start()
+    ended(qtbot, dialog)
+    assert dialog.progress.phase.text() == "Finished", dialog.progress.outcome.text()
+    tuned, original = load_file(paths.models_dir() / "tuned.fader"), load_file(base)
+    encoder = [k for k in original if k.startswith("encoder.") and "num_batches" not in k]
+    assert encoder and all(tuned[k].equal(original[k]) for k in encoder if "running" not in k)
+    assert any(not tuned[k].equal(original[k]) for k in original if k.startswith("decoder."))
+    assert model_attributes(paths.models_dir() / "tuned.fader") == ["Eyeglasses", "Male", "Smiling", "Young"]
