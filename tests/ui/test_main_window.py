@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QApplication
 
 from fader_studio.ui.app import run_app
@@ -37,3 +37,5 @@ def test_run_app_shows_the_main_window_and_returns_0(qapp) -> None:
     QTimer.singleShot(50, check_and_quit)
     assert run_app() == 0
     assert len(shown) == 1
+    # closing the last window posted a second Quit; left queued, it would end every later test's event loop
+    QApplication.removePostedEvents(QApplication.instance(), QEvent.Type.Quit)
