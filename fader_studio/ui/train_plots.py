@@ -46,7 +46,6 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
     def _plot(self, row: int, column: int, title: str, *, log: bool = False) -> pg.PlotItem:
         axes = {"left": _LogAxis("left")} if log else None
         plot = self.addPlot(row=row, col=column, title=title, axisItems=axes)
-        plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setLabel("bottom", "step")
         plot.setLogMode(y=log)
         plot.setClipToView(True)

@@ -13,7 +13,9 @@ its process; one started earlier is watched through the run's lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,8 @@ from trainer.runs import ENDINGS
 
 PROGRESS_FILE = "progress.jsonl"
 LOG_FILE = "trainer.log"
+#: How much lower the trainer's scheduling priority is than the app's (POSIX niceness).
+TRAINER_NICENESS = 10
 #: Milliseconds between two looks at the run folder.
 POLL_MS = 200
 
@@ -87,7 +91,8 @@ class TrainerProcess(QObject):
         (self.run_dir / "STOP").unlink(missing_ok=True)
         command = [*trainer_command(), *arguments, "--progress", "json"]
         if sys.platform == "win32":
-            apart = {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}
+            flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+            apart = {"creationflags": flags | subprocess.BELOW_NORMAL_PRIORITY_CLASS}
         else:
             apart = {"start_new_session": True}
         try:
@@ -101,6 +106,12 @@ class TrainerProcess(QObject):
         except OSError as e:
             self.ended.emit("failed", f"cannot start the trainer ({command[0]}): {e.strerror or e}")
             return False
+        if sys.platform != "win32":
+            # below the editor, so that training on every core never makes the faders stutter; set
+            # before the trainer has imported torch, so each thread it starts inherits it
+            with contextlib.suppress(OSError):
+                nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + TRAINER_NICENESS)
+                os.setpriority(os.PRIO_PROCESS, self.popen.pid, nice)
         self._begin()
         return True
 

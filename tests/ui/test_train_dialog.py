@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,7 @@ from fader_studio.core import paths
 from fader_studio.ui.main_window import open_settings
 from fader_studio.ui.train_dialog import TrainDialog
 from fader_studio.ui.train_setup import model_attributes
+from fader_studio.ui.trainer_process import TRAINER_NICENESS
 from tests.ui.conftest import opened, settle
 from trainer.control import is_running
 from trainer.runs import read_events, summarize
@@ -131,8 +134,11 @@ def test_a_short_run_shows_progress_installs_the_model_and_opens_it_while_the_ed
     run = paths.runs_dir() / "smile"
     assert dialog.pages.currentWidget() is dialog.progress and dialog.training()
 
-    # the editor works while the trainer runs in its own process
+    # the editor works while the trainer runs in its own process, at a lower priority than the editor
     wait_until(qtbot, lambda: is_running(run))
+    if sys.platform != "win32":
+        nice = os.getpriority(os.PRIO_PROCESS, dialog.process.popen.pid)
+        assert nice == min(19, os.getpriority(os.PRIO_PROCESS, 0) + TRAINER_NICENESS)
     clock, longest, ticks = QElapsedTimer(), [0], QTimer(interval=10)
     clock.start()
 
