@@ -187,7 +187,7 @@ class ProgressPage(QWidget):
                 self.stats.setText(f"Step {done:,} of {total:,} · loss {event.get('loss', 0):.3f}")
         elif kind == "classifier_done":
             accuracy = ", ".join(f"{k} {v:.1%}" for k, v in event.get("accuracy", {}).items())
-            self.add_log(f"Classifier accuracy on validation images: {accuracy}")
+            self.add_log(f"Classifier accuracy on held-out images: {accuracy}")
         elif kind == "start":
             self.phase.setText(f"Training on {event.get('device', 'the device')}")
             self._show_position(event)
@@ -228,6 +228,7 @@ class ProgressPage(QWidget):
             "failed": ("Training failed", "#b00020"),
         }
         heading, colour = texts[state]
+        self.stats.setText(" · ".join(p for p in self.stats.text().split(" · ") if not p.endswith(" left")))
         self.phase.setText(heading)
         self.outcome.setStyleSheet(f"color: {colour}")
         self.outcome.setText(message)

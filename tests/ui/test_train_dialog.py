@@ -156,6 +156,7 @@ def test_a_short_run_shows_progress_installs_the_model_and_opens_it_while_the_ed
 
     page = dialog.progress
     assert page.phase.text() == "Finished" and page.bar.value() == page.bar.maximum() == 60
+    assert page.stats.text().startswith("Step 60 of 60 · epoch ") and " left" not in page.stats.text()
     steps, losses = page.plots.data["loss/recon"]
     assert steps == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60] and all(v > 0 for v in losses)
     assert page.plots.data["lambda"][0][-1] == 60
