@@ -55,7 +55,10 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
 
     def _add(self, key: str, plot: pg.PlotItem, label: str, colour: str, x: float, y: float) -> None:
         if key not in self.curves:
-            self.curves[key] = plot.plot(name=label, pen=pg.mkPen(colour, width=2))
+            # evaluations are few: dots show each (and the first, before there is a line)
+            dots = {"symbol": "o", "symbolSize": 6, "symbolBrush": colour, "symbolPen": None}
+            style = dots if plot is self.metrics else {}
+            self.curves[key] = plot.plot(name=label, pen=pg.mkPen(colour, width=2), **style)
             self.data[key] = ([], [])
         xs, ys = self.data[key]
         if xs and x <= xs[-1]:  # a resumed run goes back to its checkpoint: drop what it redoes
