@@ -7,11 +7,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
-from .. import __version__
+from .. import __version__, resources
 from ..core import paths
 from .main_window import MainWindow, open_settings
+
+
+def app_icon() -> QIcon:
+    """The application icon, at every size that is shipped."""
+    icon = QIcon()
+    for size in resources.ICON_SIZES:
+        icon.addFile(str(resources.path(f"icons/fader-studio-{size}.png")))
+    return icon
 
 
 def startup_model(requested: str | None) -> Path | None:
@@ -39,6 +48,8 @@ def start_editor(
     app.setApplicationName("Fader Studio")
     app.setOrganizationName("Fader Studio")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName("fader-studio")  # matches fader-studio.desktop on Linux
+    app.setWindowIcon(app_icon())
     window = MainWindow()
     window.session.set_device(device)
     if backend is not None:
