@@ -90,13 +90,16 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = ("info", "edit", "import")
+#: ``fader-studio fader-train ARGS`` is ``fader-train ARGS``.
+TRAINER = "fader-train"
 
 
 def get_app_args_parser() -> argparse.ArgumentParser:
     """The parser of ``fader-studio`` without a command: the editor's own options."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Start the editor. Commands: " + ", ".join(COMMANDS) + f" (see {PROG} COMMAND --help).",
+        description="Start the editor. Commands: " + ", ".join(COMMANDS) + f" (see {PROG} COMMAND --help); "
+        f"{PROG} {TRAINER} ARGS runs the trainer.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("photos", nargs="*", metavar="PHOTO", help="a photo to open")
@@ -111,6 +114,10 @@ def get_app_args_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fader-studio`` with ``argv`` (default: the process arguments); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [TRAINER]:  # the trainer of a built app, which has no fader-train program of its own
+        from trainer.cli import main as train
+
+        return train(argv[1:])
     editor = not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"))
     args = (get_app_args_parser() if editor else get_args_parser()).parse_args(argv)
     try:

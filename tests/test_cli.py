@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fader_studio import __version__
 from tests.conftest import ATTRIBUTES, console_script
 
@@ -46,3 +48,17 @@ def test_trainer_without_a_command_exits_2() -> None:
     result = run(console_script("fader-train"))
     assert result.returncode == 2
     assert "required: COMMAND" in result.stderr
+
+
+def test_fader_studio_fader_train_runs_the_trainer_which_a_built_app_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fader_studio.ui.trainer_process import trainer_command
+
+    result = subprocess.run(
+        [console_script("fader-studio"), "fader-train", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.strip() == f"fader-train {__version__}"
+    assert trainer_command() == [sys.executable, "-m", "trainer"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # as in a PyInstaller build
+    assert trainer_command() == [sys.executable, "fader-train"]

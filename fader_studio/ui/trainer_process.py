@@ -25,6 +25,8 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from trainer.control import is_running, request_stop, set_paused
 from trainer.runs import ENDINGS
 
+from ..cli import TRAINER
+
 PROGRESS_FILE = "progress.jsonl"
 LOG_FILE = "trainer.log"
 #: How much lower the trainer's scheduling priority is than the app's (POSIX niceness).
@@ -34,7 +36,9 @@ POLL_MS = 200
 
 
 def trainer_command() -> list[str]:
-    """The program and first arguments that run ``fader-train`` with this Python."""
+    """The program and first arguments that run ``fader-train``: this Python's, or the built app's."""
+    if getattr(sys, "frozen", False):  # PyInstaller: sys.executable is the fader-studio program
+        return [sys.executable, TRAINER]
     return [sys.executable, "-m", "trainer"]
 
 
