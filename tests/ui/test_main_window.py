@@ -39,3 +39,18 @@ def test_run_app_shows_the_main_window_and_returns_0(qapp) -> None:
     assert len(shown) == 1
     # closing the last window posted a second Quit; left queued, it would end every later test's event loop
     QApplication.removePostedEvents(QApplication.instance(), QEvent.Type.Quit)
+
+
+def test_the_app_has_its_icon_at_every_size_and_a_desktop_entry(qapp) -> None:  # noqa: ANN001
+    from configparser import ConfigParser
+
+    from fader_studio import resources
+    from fader_studio.ui.app import app_icon
+
+    sizes = sorted(s.width() for s in app_icon().availableSizes())
+    assert sizes == list(resources.ICON_SIZES)
+    entry = ConfigParser(interpolation=None)
+    entry.read(resources.path(resources.DESKTOP_FILE))
+    desktop = entry["Desktop Entry"]
+    assert desktop["Exec"].split()[0] == "fader-studio" and desktop["Icon"] == "fader-studio"
+    assert desktop["Type"] == "Application" and "image/jpeg" in desktop["MimeType"]
