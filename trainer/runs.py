@@ -17,21 +17,22 @@ from trainer.control import is_running
 ENDINGS = ("done", "error", "interrupted")
 
 
+def parse_event(line: str) -> dict[str, Any] | None:
+    """The event on one line of a JSON-lines file, or None for a torn line or anything else."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The events in a JSON-lines file; a torn last line (a killed writer) and non-events are skipped."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    found = []
-    for line in text.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("event"), str):
-            found.append(event)
-    return found
+    return [event for line in text.splitlines() if (event := parse_event(line)) is not None]
 
 
 @dataclass

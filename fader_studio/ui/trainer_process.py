@@ -14,7 +14,6 @@ its process; one started earlier is watched through the run's lock.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from trainer.control import is_running, request_stop, set_paused
-from trainer.runs import ENDINGS
+from trainer.runs import ENDINGS, parse_event
 
 from ..cli import TRAINER
 
@@ -148,11 +147,8 @@ class TrainerProcess(QObject):
                 self._last_log = line.strip()
                 self.logLine.emit(line)
         for line in self._events.lines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(event, dict):
+            event = parse_event(line)
+            if event is None:
                 continue
             if event.get("event") in ENDINGS:
                 self._last = event
