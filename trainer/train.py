@@ -288,7 +288,7 @@ class Run:
         config, dist = self.config, self.dist
         if dist.is_main:
             self.folder.root.mkdir(parents=True, exist_ok=True)
-            self.control.clear()
+            self.control.clear()  # before the first event: the app asks again when it sees it
             self.log.open_file(self.folder.events)
         data = self._prepare_data()
         dataset = FaceDataset(data, "train", config.attributes)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from trainer.control import is_running, request_stop, set_paused
+from trainer.control import RunControl, is_running, request_stop, set_paused
 from trainer.runs import ENDINGS, parse_event
 
 from ..cli import TRAINER
@@ -81,6 +81,7 @@ class TrainerProcess(QObject):
         self.paused = False
         self.stop_requested = False
         self._last: dict | None = None  # the newest event that ends a launch
+        self._heard = False  # whether an event of this launch has been read
         self._events = _Tail(self.run_dir / PROGRESS_FILE)
         self._log = _Tail(self.run_dir / LOG_FILE)
         self._last_log = ""
@@ -90,8 +91,6 @@ class TrainerProcess(QObject):
     def start(self, arguments: list[str]) -> bool:
         """Start ``fader-train ARGUMENTS --progress json``; False (with ``ended``) if it cannot start."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        set_paused(self.run_dir, False)
-        (self.run_dir / "STOP").unlink(missing_ok=True)
         command = [*trainer_command(), *arguments, "--progress", "json"]
         if sys.platform == "win32":
             flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
@@ -120,7 +119,7 @@ class TrainerProcess(QObject):
 
     def attach(self) -> None:
         """Watch the launch that is training ``run_dir`` now (started by an earlier session)."""
-        self.paused = (self.run_dir / "PAUSE").exists()
+        self.paused = RunControl(self.run_dir).pause_file.exists()
         self._begin()
 
     def _begin(self) -> None:
@@ -150,13 +149,14 @@ class TrainerProcess(QObject):
             event = parse_event(line)
             if event is None:
                 continue
-            if event.get("event") in ENDINGS:
-                self._last = event
-            elif event.get("event") == "start":
-                # the trainer clears the folder's requests when it starts; ask again
+            if not self._heard:
+                # the trainer forgets old requests before its first event: ask again for this launch's
+                self._heard = True
                 if self.stop_requested:
                     request_stop(self.run_dir)
                 set_paused(self.run_dir, self.paused)
+            if event["event"] in ENDINGS:
+                self._last = event
             self.event.emit(event)
         if not alive and self.running:
             self.running = False
