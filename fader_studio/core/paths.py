@@ -55,15 +55,19 @@ def installed_models() -> list[Path]:
     return found + ([bundled] if bundled.is_file() else [])
 
 
+def free_path(folder: Path, stem: str, suffix: str = "", *, mine: Path | None = None) -> Path:
+    """``folder/stem+suffix``, or ``stem-2+suffix``, ``stem-3+suffix``…: the first name nothing has
+    but ``mine`` (which may keep its own name)."""
+    target, number = folder / f"{stem}{suffix}", 2
+    while target.exists() and not (mine is not None and target.samefile(mine)):
+        target, number = folder / f"{stem}-{number}{suffix}", number + 1
+    return target
+
+
 def free_model_path(stem: str, source: Path | None = None) -> Path:
     """``stem.fader`` in the models folder (made if needed), numbered if another file has that name.
 
     ``source`` may have it: installing a model from the models folder keeps its name.
     """
-    folder = models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    target, number = folder / f"{stem}.fader", 2
-    while target.exists() and not (source is not None and target.samefile(source)):
-        target = folder / f"{stem}-{number}.fader"
-        number += 1
-    return target
+    models_dir().mkdir(parents=True, exist_ok=True)
+    return free_path(models_dir(), stem, ".fader", mine=source)

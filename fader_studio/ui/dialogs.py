@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core import paths
 from ..core.attributes import AttributeSpec
 from ..core.imageio import JPEG_QUALITY
 
@@ -30,12 +31,7 @@ LOSSY = {".jpg", ".jpeg", ".webp"}
 def edited_name(source: Path) -> Path:
     """Where to suggest exporting ``source``: ``name-edited.ext`` beside it, numbered if taken."""
     suffix = source.suffix.lower() if source.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"} else ".png"
-    candidate = source.with_name(f"{source.stem}-edited{suffix}")
-    number = 2
-    while candidate.exists():
-        candidate = source.with_name(f"{source.stem}-edited-{number}{suffix}")
-        number += 1
-    return candidate
+    return paths.free_path(source.parent, f"{source.stem}-edited", suffix)
 
 
 class _PathRow(QWidget):

@@ -293,9 +293,7 @@ class NewRunForm(QWidget):
     @Slot()
     def draw_synthetic(self, count: int = SYNTH_COUNT) -> None:
         """Run ``fader-train synth`` into a new folder of the user data folder, then choose it."""
-        folder, number = paths.data_dir() / "synthetic-faces", 2
-        while folder.exists():
-            folder, number = paths.data_dir() / f"synthetic-faces-{number}", number + 1
+        folder = paths.free_path(paths.data_dir(), "synthetic-faces")
         program, *first = trainer_command()
         self._synth = process = QProcess(self)
         process.setProgram(program)
@@ -422,14 +420,12 @@ class NewRunForm(QWidget):
 
     def run_dir(self) -> Path:
         """The folder the new run will use."""
+        folder = Path(self.runs_folder.text()).expanduser()
         name = self.run_name.text().strip()
-        if not name:
-            attrs = "-".join(a.lower().replace("_", "") for a in self.chosen_attributes()[:3]) or "run"
-            name = f"{attrs}-{date.today().isoformat()}"
-            base, number = name, 2
-            while (Path(self.runs_folder.text()).expanduser() / name).exists():
-                name, number = f"{base}-{number}", number + 1
-        return Path(self.runs_folder.text()).expanduser() / name
+        if name:
+            return folder / name
+        attrs = "-".join(a.lower().replace("_", "") for a in self.chosen_attributes()[:3]) or "run"
+        return paths.free_path(folder, f"{attrs}-{date.today().isoformat()}")
 
     def arguments(self) -> list[str]:
         """The ``fader-train`` arguments of these settings (without ``--progress``)."""
