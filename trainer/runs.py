@@ -58,10 +58,6 @@ class RunSummary:
         """Whether training it on makes sense (not running, not finished, dataset known)."""
         return self.state in ("new", "stopped", "failed", "interrupted") and self.data is not None
 
-    def best_model(self) -> Path | None:
-        """The model to open: see :func:`best_model`."""
-        return best_model(self.path)
-
 
 def best_model(run_dir: Path) -> Path | None:
     """The model of a run to open: best swap accuracy, else best reconstruction, else the last one."""

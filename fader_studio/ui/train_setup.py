@@ -41,7 +41,7 @@ from safetensors import safe_open
 from superqt import QCollapsible
 from superqt.utils import create_worker
 
-from trainer.runs import RunSummary, list_runs
+from trainer.runs import RunSummary, best_model, list_runs
 
 from ..core import paths
 from ..core.attributes import attribute_label
@@ -568,7 +568,7 @@ class RunsList(QWidget):
         run = self.selected()
         self.resume_button.setEnabled(run is not None and run.resumable)
         self.watch_button.setEnabled(run is not None and run.state == "running")
-        self.open_button.setEnabled(run is not None and run.best_model() is not None)
+        self.open_button.setEnabled(run is not None and best_model(run.path) is not None)
         self.folder_button.setEnabled(run is not None)
         if run is None:
             self.detail.setText("No runs yet." if not self.runs else "")
@@ -585,7 +585,7 @@ class RunsList(QWidget):
 
     @Slot()
     def _open_model(self) -> None:
-        model = self.selected().best_model()
+        model = best_model(self.selected().path)
         if model is not None:
             self.openModel.emit(str(model))
 

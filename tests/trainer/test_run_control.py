@@ -10,7 +10,7 @@ from pathlib import Path
 from fader_studio.core.modelfile import load_model
 from tests.trainer.test_train_command import command, of_kind, train_args
 from trainer.control import is_running, request_stop, run_lock, set_paused
-from trainer.runs import list_runs, read_events, summarize
+from trainer.runs import best_model, list_runs, read_events, summarize
 
 
 def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120) -> None:  # noqa: ANN001
@@ -50,7 +50,7 @@ def test_pause_holds_the_run_and_stop_ends_it_with_a_checkpoint_and_models(
     assert load_model(run / "last.fader").training["steps"] == done["step"]
     summary = summarize(run)
     assert (summary.state, summary.step, summary.data) == ("stopped", done["step"], str(synth_celeba))
-    assert summary.resumable and summary.best_model() is not None and not is_running(run)
+    assert summary.resumable and best_model(run) is not None and not is_running(run)
 
 
 def test_a_stop_asked_for_while_the_classifier_trains_ends_the_launch_and_resume_goes_on(
