@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QProcess, QSettings, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
@@ -90,7 +89,7 @@ def check_dataset(path: Path) -> DatasetSummary:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         celeba = open_celeba(path)
-    counts = celeba.labels.sum(axis=0) if len(celeba) else np.zeros(len(celeba.attribute_names))
+    counts = celeba.labels.sum(axis=0)  # open_celeba refuses a dataset without images
     return DatasetSummary(
         path=Path(path),
         images=len(celeba),
@@ -339,7 +338,7 @@ class NewRunForm(QWidget):
         self.attributes.blockSignals(True)
         learnable = sorted(summary.positives.items(), key=lambda item: not 0 < item[1] < summary.images)
         for name, count in learnable:
-            share = count / summary.images if summary.images else 0.0
+            share = count / summary.images
             item = QListWidgetItem(f"{attribute_label(name)} ({name}): {count:,} images, {share:.0%}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
