@@ -110,7 +110,8 @@ class TrainDialog(QDialog):
         self._set_buttons(running=True)
         self.pages.setCurrentWidget(self.progress)
 
-    def _set_buttons(self, *, running: bool) -> None:
+    def _set_buttons(self, *, running: bool, summary: RunSummary | None = None) -> None:
+        """Enable the controls of a running run, or of an ended one whose ``summary`` is given."""
         page = self.progress
         page.pause_button.setEnabled(running)
         page.pause_button.blockSignals(True)
@@ -118,7 +119,6 @@ class TrainDialog(QDialog):
         page.pause_button.setText("Continue" if page.pause_button.isChecked() else "Pause")
         page.pause_button.blockSignals(False)
         page.stop_button.setEnabled(running)
-        summary = None if running or self.run_dir is None else summarize(self.run_dir)
         page.resume_button.setVisible(summary is not None and summary.resumable)
         page.open_button.setEnabled(self._result() is not None)
         page.new_button.setEnabled(not running)
@@ -178,7 +178,8 @@ class TrainDialog(QDialog):
 
     @Slot(str, str)
     def _ended(self, state: str, message: str) -> None:
-        if state == "stopped" and summarize(self.run_dir) is None:
+        summary = summarize(self.run_dir)
+        if state == "stopped" and summary is None:
             message = "Stopped before training began: start the run again (the prepared images are kept)."
         if state == "finished":
             result = self._result()
@@ -188,7 +189,7 @@ class TrainDialog(QDialog):
                 self.modelInstalled.emit(str(self.installed))
                 message = f"The best model is installed as “{self.installed.stem}” in the Model menu."
         self.progress.show_end(state, message)
-        self._set_buttons(running=False)
+        self._set_buttons(running=False, summary=summary)
 
     @Slot(dict)
     def _update_open(self, event: dict) -> None:
