@@ -71,6 +71,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_classifier_parser(commands)
     add_evaluate_parser(commands)
+    add_label_parser(commands)
     return parser
 
 
@@ -529,6 +530,102 @@ def run_evaluate(args: argparse.Namespace) -> int:
             args.json_out, text.encode() + b"\n", error=lambda r: FaderStudioError(f"{args.json_out}: {r}")
         )
     print(text)
+    return 0
+
+
+def add_label_parser(commands: argparse._SubParsersAction) -> None:
+    """``fader-train label``."""
+    from fader_studio.core.template import IMAGE_SIZES
+    from trainer.labels import LabelSettings
+
+    d = LabelSettings()
+    parser = commands.add_parser(
+        "label",
+        help="complete the labels of a partly labelled sample (identities + some official labels)",
+        description="Write a new CelebA-format folder OUT for a sample whose list_attr_celeba.txt labels "
+        "only some images and whose identity_CelebA.txt names the person in each. Person attributes "
+        "(Male, Young) are propagated to all of a person's images where their labels agree; the rest are "
+        "predicted by a classifier trained on the official labels of the training people, where it is "
+        "confident. People are split between train, val and test. label_provenance.json records every "
+        "label's source and the classifier's held-out accuracy; models trained on OUT carry it.",
+    )
+    parser.add_argument("celeba", metavar="CELEBA", type=Path, help="the partly labelled CelebA folder")
+    parser.add_argument("out", metavar="OUT", type=Path, help="a new folder for the completed dataset")
+    parser.add_argument(
+        "--attrs",
+        dest="attributes",
+        type=_names,
+        default=d.attributes,
+        help=f"attributes to label, comma-separated (default: {','.join(d.attributes)})",
+    )
+    parser.add_argument(
+        "--identities", type=Path, default=None, help="identity file (default: identity_CelebA.txt beside)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=d.threshold,
+        help="keep predictions at least this probable (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--steps", type=_positive_int, default=d.steps, help="classifier steps (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=d.seed, help="split and training seed (default: 0)")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        choices=IMAGE_SIZES,
+        default=d.image_size,
+        help="the classifier's image size; give the same --classifier to train (default: %(default)s)",
+    )
+    _add_progress_argument(parser)
+    _add_data_arguments(parser, size=False)
+    parser.set_defaults(run=run_label)
+
+
+def run_label(args: argparse.Namespace) -> int:
+    """``fader-train label``: write the completed dataset and print where each label came from."""
+    from fader_studio.core.engine import choose_device
+    from trainer.labels import LabelSettings, label_sample
+
+    if not 0.5 <= args.threshold < 1:
+        raise FaderStudioError(f"--threshold must be in [0.5, 1), got {args.threshold}")
+    settings = LabelSettings(
+        attributes=args.attributes,
+        image_size=args.size,
+        steps=args.steps,
+        threshold=args.threshold,
+        seed=args.seed,
+    )
+    progress = ProgressReporter(args.progress, "classifier", "label classifier")
+    with _warnings_to(progress, json=args.progress == "json"):
+        try:
+            result = label_sample(
+                args.celeba,
+                args.out,
+                settings,
+                identities=args.identities,
+                device=choose_device(args.device),
+                cache_dir=args.cache_dir,
+                workers=args.workers,
+                on_progress=lambda stage, done, total: progress(done, total),
+            )
+        finally:
+            progress.close()
+    if args.progress == "json":
+        events.emit(sys.stdout, "done", path=str(args.out), **result)
+        return 0
+    images = result["images"]
+    print(f"{images['listed']} images labelled in {args.out} ({images['left_out']} left out)")
+    for name, entry in result["attributes"].items():
+        counts = ", ".join(f"{v} {k}" for k, v in entry["images"].items() if v)
+        held = entry["classifier_held_out"]
+        print(
+            f"  {name}: {counts}; classifier on held-out people {held['accuracy']:.1%} "
+            f"(balanced {held['balanced_accuracy']:.1%}), confident {held['confident_share']:.0%} of them"
+            + (f" at {held['confident_accuracy']:.1%}" if held["confident_accuracy"] is not None else "")
+        )
     return 0
 
 

@@ -57,6 +57,7 @@ from trainer.distributed import Distributed, init_distributed
 from trainer.evaluation import evaluate, evaluation_images, sample_grid, spread
 from trainer.fader import LOSS_NAMES, FaderTraining
 from trainer.finetune import expand_model
+from trainer.labels import read_provenance
 from trainer.progress import ProgressReporter
 from trainer.runlog import RunLog
 
@@ -181,12 +182,14 @@ class Run:
         self.train_seconds = 0.0
         self.stop = StopRequest(log)
         self.control = RunControl(run_dir)
+        self.label_provenance: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ setup
 
     def _prepare_data(self) -> PreparedData:
         options = self.data_options
         celeba = open_celeba(options.celeba)
+        self.label_provenance = read_provenance(celeba.layout.attributes.parent)
         kwargs = dict(resize=options.resize, workers=options.workers, root=options.cache_dir)
         if self.dist.is_main:
             progress = ProgressReporter(self.log.mode, "prepare", f"prepare {self.config.image_size}px")
@@ -470,6 +473,8 @@ class Run:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "init_from": self.config.init_from,
         }
+        if self.label_provenance is not None:
+            training["labels"] = self.label_provenance
         model = FaderModel(
             config=self.model.config,
             attributes=self.model.attributes,
