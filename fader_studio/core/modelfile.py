@@ -45,6 +45,9 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024**3
 
 _DTYPE_CODES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
+_CODE_DTYPES = {code: dtype for dtype, code in _DTYPE_CODES.items()}
+#: Weights may be stored in half precision (a file half the size); they are float32 once loaded.
+_STORED_AS = {torch.float32: ("F32", "F16")}
 PARTS = ("encoder", "decoder", "classifier")
 
 
@@ -151,8 +154,11 @@ class FaderModel:
         }
 
 
-def save_model(model: FaderModel, path: str | Path) -> Path:
+def save_model(model: FaderModel, path: str | Path, *, half: bool = False) -> Path:
     """Write ``model`` to ``path`` atomically (a crash never leaves a partial file).
+
+    ``half`` stores the float32 tensors as float16, for a file half the size
+    (the loaded model computes in float32 all the same).
 
     The data goes to a temporary file beside ``path``, is flushed and fsync'd,
     then renamed over ``path``. Raises :class:`ModelFileError` if it cannot be
@@ -160,6 +166,8 @@ def save_model(model: FaderModel, path: str | Path) -> Path:
     """
     path = Path(path)
     tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
+    if half:
+        tensors = {n: t.half() if t.dtype == torch.float32 else t for n, t in tensors.items()}
     metadata = {
         key: value if isinstance(value, str) else json.dumps(value, allow_nan=False)
         for key, value in model.metadata().items()
@@ -181,8 +189,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FaderMod
     metadata = header.pop("__metadata__", None)
     model = _model_from_metadata(path, metadata, header)
     expected = _expected_tensors(model)
-    _check_tensor_table(path, header, expected, len(raw) - data_start)
-    tensors = _tensors_in(raw, data_start, header, expected)
+    stored = _check_tensor_table(path, header, expected, len(raw) - data_start)
+    tensors = _tensors_in(raw, data_start, header, expected, stored)
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelFileError(path, f"tensor {name} contains NaN or infinite values")
@@ -330,22 +338,27 @@ def _check_tensor_table(
     header: dict[str, Any],
     expected: dict[str, tuple[torch.dtype, tuple[int, ...]]],
     data_size: int,
-) -> None:
-    """Every tensor present with the right dtype, shape and a byte range inside the file."""
+) -> dict[str, torch.dtype]:
+    """Every tensor present with an allowed dtype, the right shape and a byte range inside the file.
+
+    Returns the dtype each tensor is stored in.
+    """
     missing = sorted(set(expected) - set(header))
     if missing:
         raise ModelFileError(path, f"tensor {missing[0]} is missing ({len(missing)} missing in all)")
     extra = sorted(set(header) - set(expected))
     if extra:
         raise ModelFileError(path, f"unexpected tensor {extra[0]}")
-    ranges = []
-    for name, (dtype, shape) in expected.items():
+    ranges, stored = [], {}
+    for name, (expected_dtype, shape) in expected.items():
         entry = header[name]
         if not isinstance(entry, dict):
             raise ModelFileError(path, f"tensor {name} has a malformed header entry")
-        code = _DTYPE_CODES[dtype]
-        if entry.get("dtype") != code:
-            raise ModelFileError(path, f"tensor {name} has dtype {entry.get('dtype')!r}, expected {code!r}")
+        codes = _STORED_AS.get(expected_dtype, (_DTYPE_CODES[expected_dtype],))
+        if entry.get("dtype") not in codes:
+            allowed = " or ".join(repr(c) for c in codes)
+            raise ModelFileError(path, f"tensor {name} has dtype {entry.get('dtype')!r}, expected {allowed}")
+        dtype = stored[name] = _CODE_DTYPES[entry["dtype"]]
         got = entry.get("shape")
         if not isinstance(got, list) or tuple(got) != shape:
             raise ModelFileError(path, f"tensor {name} has shape {got}, expected {list(shape)}")
@@ -364,6 +377,7 @@ def _check_tensor_table(
         raise ModelFileError(path, f"truncated: tensor data needs {end} bytes, the file has {data_size}")
     if end < data_size:
         raise ModelFileError(path, f"{data_size - end} unexpected bytes after the tensor data")
+    return stored
 
 
 def _tensors_in(
@@ -371,8 +385,9 @@ def _tensors_in(
     data_start: int,
     header: dict[str, Any],
     expected: dict[str, tuple[torch.dtype, tuple[int, ...]]],
+    stored: dict[str, torch.dtype],
 ) -> dict[str, torch.Tensor]:
-    """Writable tensors with their own (aligned) memory, copied out of ``raw``.
+    """Writable tensors of the expected dtypes with their own (aligned) memory, copied out of ``raw``.
 
     ``raw`` was checked by :func:`_check_tensor_table`. Copying matters: a view
     into the file buffer is only 8-byte aligned, and CPU kernels then take
@@ -382,10 +397,13 @@ def _tensors_in(
         raise NotImplementedError("loading models on big-endian machines is not supported")
     return {
         name: torch.frombuffer(
-            raw, dtype=dtype, count=math.prod(shape), offset=data_start + header[name]["data_offsets"][0]
+            raw,
+            dtype=stored[name],
+            count=math.prod(shape),
+            offset=data_start + header[name]["data_offsets"][0],
         )
         .reshape(shape)
-        .clone()
+        .to(dtype, copy=True)
         for name, (dtype, shape) in expected.items()
     }
 

@@ -58,6 +58,25 @@ def test_round_trip_gives_bit_identical_outputs_and_metadata(model_file: Path, m
     assert not loaded.decoder.training and not loaded.encoder.training
 
 
+def test_half_precision_files_are_half_the_size_and_load_as_float32(
+    tmp_path: Path, model: FaderModel
+) -> None:
+    full = save_model(model, tmp_path / "full.fader")
+    half = save_model(model, tmp_path / "half.fader", half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    header, _ = read_parts(half)
+    assert header["decoder.layers.0.0.weight"]["dtype"] == "F16"
+    assert header["decoder.layers.0.1.num_batches_tracked"]["dtype"] == "I64"
+    loaded = load_model(half)
+    weight = loaded.decoder.layers[0][0].weight
+    assert weight.dtype == torch.float32
+    assert torch.equal(weight, model.decoder.layers[0][0].weight.half().float())
+    images = smooth_faces(3, 64, seed=7)
+    decoded = [o[1] for o in (outputs(model, images), outputs(loaded, images))]
+    assert 0 < (decoded[0] - decoded[1]).abs().max() < 0.02  # rounded weights, not another model
+    assert loaded.metadata() == model.metadata()
+
+
 def test_metadata_defaults_template_and_custom_specs(tmp_path: Path) -> None:
     spec = AttributeSpec("Smiling", "Smile", min=-1.0, max=2.0, default=0.4)
     model = FaderModel.create(tiny_config(), [spec], training={"steps": 0})
@@ -181,7 +200,7 @@ def _nan_weight(path: Path) -> Path:
 
 def _wrong_dtype(path: Path) -> Path:
     header, data = read_parts(path)
-    header["encoder.layers.0.0.bias"]["dtype"] = "F16"
+    header["encoder.layers.0.0.bias"]["dtype"] = "BF16"
     write_parts(path, header, data)
     return path
 
@@ -270,7 +289,7 @@ BAD_FILES = {
     "template outside crop": (_set_meta("template", [[0, 0]] * 4 + [[900, 3]]), "outside the 64px crop"),
     "training not an object": (_set_meta("training", [1]), "training must be a JSON object"),
     "wrong shapes": (_wrong_shapes, "has shape \\[8, 3, 4, 4\\], expected \\[16, 3, 4, 4\\]"),
-    "wrong dtype": (_wrong_dtype, "has dtype 'F16', expected 'F32'"),
+    "wrong dtype": (_wrong_dtype, "has dtype 'BF16', expected 'F32' or 'F16'"),
     "missing tensor": (_missing_tensor, "tensor encoder.layers.0.0.bias is missing"),
     "extra tensor": (_extra_tensor, "unexpected tensor decoder.extra"),
     "overlapping data": (_overlapping_offsets, "overlap or leave gaps"),
