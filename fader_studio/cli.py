@@ -5,9 +5,10 @@
     fader-studio [PHOTO] [--model FILE]
                                  start the editor (with a photo and a model)
     fader-studio --version
-    fader-studio info MODEL      validate a .fader file and print its metadata as JSON
-    fader-studio edit PHOTO --model M --set Smiling=1 --out OUT
+    fader-studio info [MODEL]    validate a .fader file and print its metadata as JSON
+    fader-studio edit PHOTO [--model M] --set Smiling=1 --out OUT
                                  edit the faces of a photo without the editor
+    (no model given: the bundled default model)
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .core import paths
 from .core.errors import FaderStudioError
 
 if TYPE_CHECKING:
@@ -49,7 +51,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", title="commands (none: start the editor)"
     )
     info = commands.add_parser("info", help="validate a .fader model file and print its metadata as JSON")
-    info.add_argument("model", metavar="MODEL", help="path to a .fader file")
+    info.add_argument(
+        "model", metavar="MODEL", nargs="?", default=None, help="a .fader file (default: the bundled model)"
+    )
     edit = commands.add_parser(
         "edit",
         help="change attributes of the faces in a photo and save the result",
@@ -57,7 +61,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         "(the original is never overwritten).",
     )
     edit.add_argument("photo", metavar="PHOTO", help="the photo to edit (JPEG, PNG, WebP, TIFF, BMP)")
-    edit.add_argument("--model", required=True, metavar="FILE", help="a .fader model file")
+    edit.add_argument(
+        "--model", default=None, metavar="FILE", help="a .fader model file (default: the bundled model)"
+    )
     edit.add_argument(
         "--set",
         dest="values",
@@ -135,10 +141,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
 
 
-def _info(path: str) -> int:
+def _model_or_bundled(path: str | None) -> Path:
+    """``path``, or the bundled default model when none is given."""
+    if path is not None:
+        return Path(path)
+    bundled = paths.bundled_model()
+    if bundled is None:
+        raise FaderStudioError("this copy of Fader Studio has no bundled model; give one with a path")
+    return bundled
+
+
+def _info(path: str | None) -> int:
     from .core.modelfile import model_info
 
-    print(json.dumps(model_info(path), indent=2))
+    print(json.dumps(model_info(_model_or_bundled(path)), indent=2))
     return 0
 
 
@@ -169,7 +185,7 @@ def _edit(args: argparse.Namespace) -> int:
     from .core.imageio import load_image, save_image
     from .core.modelfile import load_model
 
-    model = load_model(args.model)
+    model = load_model(_model_or_bundled(args.model))
     values = _parse_values(args.values, model)
     photo = load_image(args.photo)
     engine = Engine(model, args.device, backend=args.backend)

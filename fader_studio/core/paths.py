@@ -16,7 +16,7 @@ APP = "fader-studio"
 CONFIG_ENV = "FADER_STUDIO_CONFIG_DIR"
 DATA_ENV = "FADER_STUDIO_DATA_DIR"
 CACHE_ENV = "FADER_STUDIO_CACHE_DIR"
-#: The model the app opens when the user has chosen none (shipped with the app, once there is one).
+#: The model the app opens when the user has chosen none (shipped with the app; see its LICENSE-model.txt).
 BUNDLED_MODEL = "models/default.fader"
 
 
@@ -45,14 +45,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir(APP, appauthor=False)).expanduser()
 
 
+def bundled_model() -> Path | None:
+    """The default model shipped with the app, or None if this copy has none."""
+    from fader_studio import resources
+
+    bundled = resources.path(BUNDLED_MODEL)
+    return bundled if bundled.is_file() else None
+
+
 def installed_models() -> list[Path]:
     """Installed ``.fader`` files by name, then the bundled default model if the app has one."""
     folder = models_dir()
     found = sorted(folder.glob("*.fader"), key=lambda p: p.name.lower()) if folder.is_dir() else []
-    from fader_studio import resources
-
-    bundled = resources.path(BUNDLED_MODEL)
-    return found + ([bundled] if bundled.is_file() else [])
+    bundled = bundled_model()
+    return found + ([bundled] if bundled else [])
 
 
 def free_path(folder: Path, stem: str, suffix: str = "", *, mine: Path | None = None) -> Path:

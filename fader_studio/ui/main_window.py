@@ -279,9 +279,9 @@ class MainWindow(QMainWindow):
             self.zoom_label.clear()
         if self.model is None:
             self.empty.show_state(
-                "No model installed",
-                "Fader Studio needs a model to change faces. Open a .fader model file, "
-                "or train one on CelebA or on synthetic faces.",
+                "No model open",
+                "Fader Studio needs a model to change faces. Choose one in the Model menu, "
+                "open a .fader model file, or train one on CelebA or on synthetic faces.",
                 [
                     ("Open Model File…", self.open_model_action),
                     ("Train a Model…", self.train_action),
@@ -394,8 +394,10 @@ class MainWindow(QMainWindow):
         if not installed:
             none = menu.addAction("No installed models")
             none.setEnabled(False)
+        bundled = paths.bundled_model()
         for path in installed:
-            action = menu.addAction(path.stem, lambda p=path: self.open_model(p))
+            name = "Default (built in)" if path == bundled else path.stem
+            action = menu.addAction(name, lambda p=path: self.open_model(p))
             action.setCheckable(True)
             action.setChecked(self.model is not None and self.model.path == path)
         menu.addSeparator()

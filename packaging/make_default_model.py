@@ -1,0 +1,120 @@
+"""Make the bundled default model from a finished training run.
+
+    python packaging/make_default_model.py RUN [--model best-swap.fader]
+
+Takes the run's chosen model (by default its best swap accuracy, as the
+paper selects), measures it on the test people (held out from training and
+from the selection), records where its data and labels came from, its licence
+and how it was trained, and writes ``fader_studio/resources/models/default.fader``
+with float16 weights when that changes no decoded pixel by more than
+``HALF_MAX_PIXEL_ERROR`` (float32 otherwise). Prints what it wrote as JSON.
+The run must come from ``fader-train train`` on a folder made by
+``fader-train label`` (see ``fader_studio/resources/models/LICENSE-model.txt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fader_studio.core.engine import HALF_MAX_PIXEL_ERROR, to_uint8  # noqa: E402
+from fader_studio.core.modelfile import FaderModel, load_model, save_model  # noqa: E402
+from fader_studio.core.paths import BUNDLED_MODEL  # noqa: E402
+from trainer.cache import prepare  # noqa: E402
+from trainer.celeba import open_celeba  # noqa: E402
+from trainer.data import FaceDataset  # noqa: E402
+from trainer.evaluation import evaluate_model  # noqa: E402
+from trainer.labels import read_provenance  # noqa: E402
+from trainer.runs import read_events  # noqa: E402
+
+TARGET = ROOT / "fader_studio" / "resources" / BUNDLED_MODEL
+LICENSE = (
+    "Trained on images of the CelebA dataset (Liu et al., ICCV 2015), which is available for "
+    "non-commercial research purposes only; so are these weights. See LICENSE-model.txt."
+)
+
+
+def rounding_error(model: FaderModel, images: torch.Tensor) -> int:
+    """Largest decoded pixel difference (of 255) that storing ``model`` in float16 makes."""
+    with tempfile.TemporaryDirectory() as folder:
+        rounded = load_model(save_model(model, Path(folder) / "half.fader", half=True))
+    worst = 0
+    with torch.inference_mode():
+        for value in (0.0, 1.0):
+            codes = torch.full((len(images), len(model.attributes)), value)
+            exact = to_uint8(model.decoder(model.encoder(images), codes)).astype(np.int16)
+            near = to_uint8(rounded.decoder(rounded.encoder(images), codes)).astype(np.int16)
+            worst = max(worst, int(np.abs(exact - near).max()))
+    return worst
+
+
+def training_record(run: Path, model: FaderModel) -> dict:
+    """The model's training metadata with the run's device and wall-clock time, labels and licence."""
+    config = json.loads((run / "config.json").read_text())
+    events = list(read_events(run / "events.jsonl"))
+    times = {e["event"]: e["time"] for e in events}  # the last of each kind
+    first_classifier = next((e["time"] for e in events if e["event"] == "classifier"), None)
+    start = next(e for e in reversed(events) if e["event"] == "start")
+    record = dict(model.training)
+    record["run"] = {
+        "device": start.get("device"),
+        "classifier_minutes": round((times["classifier_done"] - first_classifier) / 60, 1)
+        if first_classifier and "classifier_done" in times
+        else None,
+        "train_minutes": round((times.get("done", times["eval"]) - times["start"]) / 60, 1),
+        **{k: config.get(k) for k in ("lr", "lambda_e", "lambda_schedule", "batch_size", "max_steps")},
+    }
+    if "labels" not in record:
+        record["labels"] = read_provenance(Path(model.training["data"]))
+    record["data"] = "shared/celeba-sample (6,000 CelebA images of 200 people) with labels completed"
+    record["license"] = LICENSE
+    return record
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="the training run folder")
+    parser.add_argument("--model", default="best-swap.fader", help="which model of the run (%(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=TARGET, help="where to write (default: the bundled model)"
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="the dataset cache the run used")
+    args = parser.parse_args()
+    model = load_model(args.run / args.model)
+    data = prepare(open_celeba(model.training["data"]), model.image_size, root=args.cache_dir)
+    val = FaceDataset(data, "val", model.attribute_names)
+    images, _ = val.__getitems__(np.arange(min(64, len(val))))
+    error = rounding_error(model, images)
+    test = evaluate_model(model, data, split="test", device=torch.device("cpu"))
+    model.training = training_record(args.run, model)
+    model.training["test_metrics"] = test  # held-out people the selection never looked at
+    half = error <= HALF_MAX_PIXEL_ERROR
+    save_model(model, args.out, half=half)
+    print(
+        json.dumps(
+            {
+                "path": str(args.out),
+                "bytes": args.out.stat().st_size,
+                "half": half,
+                "float16_max_pixel_error": error,
+                "steps": model.training["steps"],
+                "metrics": model.training["metrics"],
+                "test_metrics": test,
+                "run": model.training["run"],
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
