@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from fader_studio.core import paths
 from fader_studio.core.edit import PhotoEdit
 from fader_studio.core.engine import Engine
 from fader_studio.core.imageio import load_image
@@ -43,12 +44,14 @@ def test_without_a_model_the_window_says_so_and_offers_what_to_do(make_window) -
         "&File", "&Edit", "&View", "&Model", "&Tools", "&Help",
     ]  # fmt: skip
     assert window.stack.currentWidget() is window.empty
-    assert window.empty.title.text() == "No model installed"
+    assert window.empty.title.text() == "No model open"
     assert [b.text() for b in window.empty.buttons] == ["Open Model File…", "Train a Model…", "Open a Photo…"]
     assert window.panel.message.text() == "Open a model to edit faces."
     assert not window.export_action.isEnabled() and not window.undo_action.isEnabled()
     window._update_model_menu()
-    assert "No installed models" in [a.text() for a in window.model_menu.actions()]
+    models = [a for a in window.model_menu.actions() if a.isCheckable() and a is not window.onnx_action]
+    assert [a.text() for a in models] == ["Default (built in)"]  # nothing installed: the bundled one
+    assert not models[0].isChecked()
     assert window.model_label.text() == "No model"
 
 
@@ -293,6 +296,25 @@ def test_the_command_line_opens_the_photo_and_model(qtbot, synth_model: Path, po
     assert window.isVisible() and window.photo is None  # shown first; loading follows
     qtbot.waitUntil(lambda: window.photo is not None and bool(window.photo.faces), timeout=60_000)
     assert (window.photo.path, window.model.path, len(window.panel.values())) == (portrait, synth_model, 3)
+    window.close()
+
+
+def test_a_fresh_install_opens_the_bundled_model_and_its_male_fader_edits_the_face(
+    qtbot, portrait: Path
+) -> None:
+    window = start_editor([str(portrait)], None, "cpu")  # `fader-studio PHOTO` with no settings yet
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.photo is not None and bool(window.photo.faces), timeout=60_000)
+    settle(qtbot, window)
+    assert window.model.path == paths.bundled_model()
+    assert {"Male", "Smiling", "Young"} <= set(window.panel.values())
+    before = shown(window)
+    drag(window, "Male", next(a.max for a in window.model.attributes if a.name == "Male"))
+    settle(qtbot, window)
+    after = shown(window)
+    x0, y0, x1, y1 = changed_box(before, after)
+    assert (x1 - x0) * (y1 - y0) > 0.05 * before.shape[0] * before.shape[1]  # the face, not a few pixels
+    assert np.abs(after.astype(int) - before.astype(int))[y0:y1, x0:x1].mean() > 3
     window.close()
 
 
