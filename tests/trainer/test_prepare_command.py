@@ -87,7 +87,13 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_goes_on(tmp_path: Path, cache_roo
     written = write_celeba(tmp_path / "d", 240)
     command = [console_script("fader-train"), "prepare", str(written.path), "--size", "256", "--workers", "1"]
     process = subprocess.Popen(
-        command + ["--progress", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command + ["--progress", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl+C as in a terminal, even when the suite itself runs in the background (where the
+        # shell starts it, and so this child, with SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdout is not None and process.stderr is not None
     for line in process.stdout:
