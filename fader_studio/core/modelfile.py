@@ -189,8 +189,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> FaderMod
     metadata = header.pop("__metadata__", None)
     model = _model_from_metadata(path, metadata, header)
     expected = _expected_tensors(model)
-    stored = _check_tensor_table(path, header, expected, len(raw) - data_start)
-    tensors = _tensors_in(raw, data_start, header, expected, stored)
+    _check_tensor_table(path, header, expected, len(raw) - data_start)
+    tensors = _tensors_in(raw, data_start, header, expected)
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelFileError(path, f"tensor {name} contains NaN or infinite values")
@@ -338,18 +338,15 @@ def _check_tensor_table(
     header: dict[str, Any],
     expected: dict[str, tuple[torch.dtype, tuple[int, ...]]],
     data_size: int,
-) -> dict[str, torch.dtype]:
-    """Every tensor present with an allowed dtype, the right shape and a byte range inside the file.
-
-    Returns the dtype each tensor is stored in.
-    """
+) -> None:
+    """Every tensor present with an allowed dtype, the right shape and a byte range inside the file."""
     missing = sorted(set(expected) - set(header))
     if missing:
         raise ModelFileError(path, f"tensor {missing[0]} is missing ({len(missing)} missing in all)")
     extra = sorted(set(header) - set(expected))
     if extra:
         raise ModelFileError(path, f"unexpected tensor {extra[0]}")
-    ranges, stored = [], {}
+    ranges = []
     for name, (expected_dtype, shape) in expected.items():
         entry = header[name]
         if not isinstance(entry, dict):
@@ -358,7 +355,7 @@ def _check_tensor_table(
         if entry.get("dtype") not in codes:
             allowed = " or ".join(repr(c) for c in codes)
             raise ModelFileError(path, f"tensor {name} has dtype {entry.get('dtype')!r}, expected {allowed}")
-        dtype = stored[name] = _CODE_DTYPES[entry["dtype"]]
+        dtype = _CODE_DTYPES[entry["dtype"]]
         got = entry.get("shape")
         if not isinstance(got, list) or tuple(got) != shape:
             raise ModelFileError(path, f"tensor {name} has shape {got}, expected {list(shape)}")
@@ -377,7 +374,6 @@ def _check_tensor_table(
         raise ModelFileError(path, f"truncated: tensor data needs {end} bytes, the file has {data_size}")
     if end < data_size:
         raise ModelFileError(path, f"{data_size - end} unexpected bytes after the tensor data")
-    return stored
 
 
 def _tensors_in(
@@ -385,20 +381,20 @@ def _tensors_in(
     data_start: int,
     header: dict[str, Any],
     expected: dict[str, tuple[torch.dtype, tuple[int, ...]]],
-    stored: dict[str, torch.dtype],
 ) -> dict[str, torch.Tensor]:
     """Writable tensors of the expected dtypes with their own (aligned) memory, copied out of ``raw``.
 
-    ``raw`` was checked by :func:`_check_tensor_table`. Copying matters: a view
-    into the file buffer is only 8-byte aligned, and CPU kernels then take
-    other code paths whose results differ in the last bits.
+    Each is converted from the dtype it is stored in. ``raw`` was checked by
+    :func:`_check_tensor_table`. Copying matters: a view into the file buffer
+    is only 8-byte aligned, and CPU kernels then take other code paths whose
+    results differ in the last bits.
     """
     if sys.byteorder != "little":  # safetensors data is little-endian
         raise NotImplementedError("loading models on big-endian machines is not supported")
     return {
         name: torch.frombuffer(
             raw,
-            dtype=stored[name],
+            dtype=_CODE_DTYPES[header[name]["dtype"]],
             count=math.prod(shape),
             offset=data_start + header[name]["data_offsets"][0],
         )
