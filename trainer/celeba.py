@@ -8,25 +8,30 @@ standard split by image number) and ``list_landmarks_align_celeba.txt``
 or beside the text files. Rows whose image is missing are reported once and
 skipped. Problems that cannot be skipped raise :class:`DatasetError` naming the
 file and line; problems that can are :class:`DatasetWarning`.
+:func:`new_dataset_folder`, :func:`write_attributes` and :func:`write_partition`
+write datasets in the same format (``fader-train synth`` and ``label``).
 
 Nothing here imports torch: the cache builder's worker processes use it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
+import shutil
 import warnings
 import zipfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from fader_studio.core.errors import DatasetError
+from fader_studio.core.errors import DatasetError, FaderStudioError
 from fader_studio.core.imageio import paper_crop
 from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, Points, crop_box, to_crop
 
@@ -354,6 +359,45 @@ def standard_partition(names: list[str]) -> np.ndarray:
             numbers.append(1 + position * CELEBA_COUNT // len(names))
     number = np.asarray(numbers)
     return np.where(number <= train_end, 0, np.where(number <= val_end, 1, 2)).astype(np.int8)
+
+
+def write_attributes(path: Path, attributes: Sequence[str], rows: Mapping[str, Sequence[int]]) -> None:
+    """Write ``list_attr_celeba.txt``: the count, the attribute names, then each file's values (-1 or 1)."""
+    lines = [str(len(rows)), " ".join(attributes)]
+    lines += [f"{name} " + " ".join(f"{int(v):2d}" for v in values) for name, values in rows.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_partition(path: Path, splits: Mapping[str, int]) -> None:
+    """Write ``list_eval_partition.txt``: each file name and its split, 0, 1 or 2."""
+    path.write_text("".join(f"{name} {code}\n" for name, code in splits.items()))
+
+
+@contextlib.contextmanager
+def new_dataset_folder(folder: Path) -> Iterator[Path]:
+    """Build the new dataset ``folder`` in a temporary folder beside it, renamed to ``folder`` at the end.
+
+    Refuses a ``folder`` that exists and is not an empty folder. Whatever stops
+    the block (an error, Ctrl+C) removes the temporary folder, so nothing is
+    left behind; an ``OSError`` (a full disk) becomes a one-line
+    :class:`FaderStudioError`.
+    """
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FaderStudioError(f"{folder} already exists and is not empty; choose a new folder")
+    partial = folder.with_name(f".{folder.name}.partial")
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        yield partial
+        if folder.exists():
+            folder.rmdir()
+        os.replace(partial, folder)
+    except OSError as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise FaderStudioError(f"{folder}: cannot write the dataset: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 # --------------------------------------------------------------------------- the dataset

@@ -609,7 +609,7 @@ def run_label(args: argparse.Namespace) -> int:
                 device=choose_device(args.device),
                 cache_dir=args.cache_dir,
                 workers=args.workers,
-                on_progress=lambda stage, done, total: progress(done, total),
+                on_progress=progress,
             )
         finally:
             progress.close()

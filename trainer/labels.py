@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fader_studio.core.atomic import atomic_write_bytes
-from fader_studio.core.errors import DatasetError, FaderStudioError
+from fader_studio.core.errors import DatasetError
 from fader_studio.core.modelfile import FaderModel, save_model
 from fader_studio.core.network import NetworkConfig
 from trainer.cache import PreparedData, prepare
@@ -47,7 +46,10 @@ from trainer.celeba import (
     PARTITION_FILE,
     SPLITS,
     DatasetWarning,
+    new_dataset_folder,
     open_celeba,
+    write_attributes,
+    write_partition,
 )
 from trainer.classifier import train_classifier
 from trainer.data import FaceDataset
@@ -64,7 +66,7 @@ MIN_BALANCED_ACCURACY = 0.8
 #: People per split: train, val, test (fractions of all identities).
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -129,22 +131,6 @@ def split_people(people: Sequence[int], seed: int) -> dict[int, int]:
     codes[order[train_end:val_end]] = SPLITS["val"]
     codes[order[val_end:]] = SPLITS["test"]
     return dict(zip(unique.tolist(), codes.tolist(), strict=True))
-
-
-def _write_text(path: Path, lines: list[str]) -> None:
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode(), error=lambda r: DatasetError(path, r))
-
-
-def write_attributes(path: Path, attributes: Sequence[str], rows: dict[str, np.ndarray]) -> None:
-    """``list_attr_celeba.txt`` for ``rows`` (file name → values of -1 or 1)."""
-    lines = [str(len(rows)), " ".join(attributes)]
-    lines += [f"{name} " + " ".join(f"{int(v):2d}" for v in values) for name, values in rows.items()]
-    _write_text(path, lines)
-
-
-def write_partition(path: Path, splits: dict[str, int]) -> None:
-    """``list_eval_partition.txt``: file name → 0, 1 or 2."""
-    _write_text(path, [f"{name} {code}" for name, code in splits.items()])
 
 
 def link_images(source: Path, folder: Path) -> None:
@@ -260,7 +246,7 @@ def _classify(
     device: torch.device,
     cache_dir: Path | None,
     workers: int | None,
-    on_step: Callable[[int, int], None],
+    on_step: Progress | None,
 ) -> _Predictions:
     """Train the label classifier on the training people's official labels; predict every image."""
     for sub in ("official", "all"):
@@ -289,7 +275,7 @@ def _classify(
         steps=settings.steps,
         seed=settings.seed,
         device=device,
-        on_step=lambda step, total, loss: on_step(step, total),
+        on_step=None if on_step is None else lambda step, total, loss: on_step(step, total),
     )
     classifier = model.classifier.to(device)
     held = [FaceDataset(labelled, split, settings.attributes) for split in held_splits]
@@ -379,70 +365,59 @@ def label_sample(
 
     ``source`` is a CelebA-format folder whose ``list_attr_celeba.txt`` labels
     some images and whose ``identity_CelebA.txt`` (or ``identities``) names
-    the person in every image. ``on_progress(stage, done, total)`` follows the
-    classifier's training. Raises :class:`DatasetError` for unusable input.
+    the person in every image. ``on_progress(done, total)`` follows the
+    classifier's training. Raises :class:`DatasetError` for unusable input;
+    ``out`` is made whole or not at all (see :func:`new_dataset_folder`).
     """
-    report = on_progress or (lambda stage, done, total: None)
     sample = _read_sample(source, settings.attributes, identities, settings.seed)
-    if out.exists() and any(out.iterdir()):
-        raise FaderStudioError(f"{out} is not empty; give a new folder")
-    work = out / ".work"
-    predictions = _classify(
-        sample,
-        settings,
-        work,
-        torch.device(device),
-        cache_dir,
-        workers,
-        lambda d, t: report("classifier", d, t),
-    )
-    columns, provenance = [], {}
-    for column, attribute in enumerate(settings.attributes):
-        values, provenance[attribute] = _complete(sample, attribute, column, predictions, settings.threshold)
-        columns.append(values)
-    rows = {
-        n: np.array([c[n] for c in columns]) * 2 - 1
-        for n in predictions.every_image
-        if min(c[n] for c in columns) >= 0
-    }
-    if not rows:
-        raise DatasetError(source, "no image has every attribute known; lower --threshold")
-    link_images(sample.images, out)
-    write_attributes(out / ATTRIBUTE_FILE, settings.attributes, rows)
-    write_partition(out / PARTITION_FILE, {n: sample.split_of[n] for n in rows})
-    shutil.copyfile(sample.identities, out / IDENTITY_FILE)
-    save_model(predictions.model, out / CLASSIFIER_FILE)
-    listed = np.array([sample.split_of[n] for n in rows])
-    people = np.array(list(sample.people.values()))
-    result = {
-        "kind": "completed CelebA labels (fader-train label)",
-        "source": str(source),
-        "images": {
-            "listed": len(rows),
-            "left_out": len(sample.person_of) - len(rows),
-            "with_official_labels": len(sample.known),
-        },
-        "split": {
-            "by": "person",
-            "people": {s: int((people == code).sum()) for s, code in SPLITS.items()},
-            "images": {s: int((listed == code).sum()) for s, code in SPLITS.items()},
-        },
-        "positives": {
-            a: int(sum(r[i] > 0 for r in rows.values())) for i, a in enumerate(settings.attributes)
-        },
-        "threshold": settings.threshold,
-        "classifier": {
-            "file": CLASSIFIER_FILE,
-            "image_size": settings.image_size,
-            "steps": settings.steps,
-            "trained_on": f"{predictions.trained_on} officially labelled images of training people",
-        },
-        "attributes": provenance,
-    }
-    atomic_write_bytes(
-        out / PROVENANCE_FILE,
-        json.dumps(result, indent=2).encode(),
-        error=lambda r: DatasetError(out / PROVENANCE_FILE, r),
-    )
-    shutil.rmtree(work, ignore_errors=True)
+    with new_dataset_folder(out) as folder:
+        work = folder / ".work"
+        predictions = _classify(sample, settings, work, torch.device(device), cache_dir, workers, on_progress)
+        columns, provenance = [], {}
+        for column, attribute in enumerate(settings.attributes):
+            values, provenance[attribute] = _complete(
+                sample, attribute, column, predictions, settings.threshold
+            )
+            columns.append(values)
+        rows = {
+            n: np.array([c[n] for c in columns]) * 2 - 1
+            for n in predictions.every_image
+            if min(c[n] for c in columns) >= 0
+        }
+        if not rows:
+            raise DatasetError(source, "no image has every attribute known; lower --threshold")
+        link_images(sample.images, folder)
+        write_attributes(folder / ATTRIBUTE_FILE, settings.attributes, rows)
+        write_partition(folder / PARTITION_FILE, {n: sample.split_of[n] for n in rows})
+        shutil.copyfile(sample.identities, folder / IDENTITY_FILE)
+        save_model(predictions.model, folder / CLASSIFIER_FILE)
+        listed = np.array([sample.split_of[n] for n in rows])
+        people = np.array(list(sample.people.values()))
+        result = {
+            "kind": "completed CelebA labels (fader-train label)",
+            "source": str(source),
+            "images": {
+                "listed": len(rows),
+                "left_out": len(sample.person_of) - len(rows),
+                "with_official_labels": len(sample.known),
+            },
+            "split": {
+                "by": "person",
+                "people": {s: int((people == code).sum()) for s, code in SPLITS.items()},
+                "images": {s: int((listed == code).sum()) for s, code in SPLITS.items()},
+            },
+            "positives": {
+                a: int(sum(r[i] > 0 for r in rows.values())) for i, a in enumerate(settings.attributes)
+            },
+            "threshold": settings.threshold,
+            "classifier": {
+                "file": CLASSIFIER_FILE,
+                "image_size": settings.image_size,
+                "steps": settings.steps,
+                "trained_on": f"{predictions.trained_on} officially labelled images of training people",
+            },
+            "attributes": provenance,
+        }
+        (folder / PROVENANCE_FILE).write_text(json.dumps(result, indent=2))
+        shutil.rmtree(work)
     return result

@@ -20,7 +20,6 @@ dataset is the same however many processes draw it.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -31,6 +30,14 @@ import numpy as np
 from fader_studio.core.attributes import CELEBA_ATTRIBUTES
 from fader_studio.core.errors import FaderStudioError
 from fader_studio.core.template import CELEBA_MEAN_LANDMARKS
+from trainer.celeba import (
+    ATTRIBUTE_FILE,
+    IMAGE_FOLDER,
+    PARTITION_FILE,
+    new_dataset_folder,
+    write_attributes,
+    write_partition,
+)
 
 #: The attributes a synthetic face shows; every other one is absent.
 DRAWN = ("Eyeglasses", "Smiling", "Male", "Blond_Hair", "Young")
@@ -210,30 +217,16 @@ def synthesize(
     folder = Path(folder)
     if count < 1:
         raise FaderStudioError("--count must be at least 1")
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise FaderStudioError(f"{folder} already exists and is not empty; choose a new folder")
-    partial = folder.with_name(f".{folder.name}.partial")
-    try:
-        shutil.rmtree(partial, ignore_errors=True)
-        (partial / "img_align_celeba").mkdir(parents=True)
+    with new_dataset_folder(folder) as partial:
+        (partial / IMAGE_FOLDER).mkdir()
         _write_dataset(partial, count, seed, workers or os.cpu_count() or 1, on_progress)
-        if folder.exists():
-            folder.rmdir()
-        os.replace(partial, folder)
-    except OSError as e:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise FaderStudioError(f"{folder}: cannot write the dataset: {e.strerror or e}") from None
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return folder
 
 
 def _write_dataset(folder: Path, count: int, seed: int, workers: int, on_progress: Progress | None) -> None:
     chunk = 200
     tasks = [
-        (folder / "img_align_celeba", seed, list(range(s, min(s + chunk, count))))
-        for s in range(0, count, chunk)
+        (folder / IMAGE_FOLDER, seed, list(range(s, min(s + chunk, count)))) for s in range(0, count, chunk)
     ]
     landmarks: dict[int, list[float]] = {}
 
@@ -252,20 +245,16 @@ def _write_dataset(folder: Path, count: int, seed: int, workers: int, on_progres
 
     names = [f"{i + 1:06d}.jpg" for i in range(count)]
     columns = {name: i for i, name in enumerate(CELEBA_ATTRIBUTES)}
-    rows = []
+    rows = {}
     for i, name in enumerate(names):
-        values = ["-1"] * len(CELEBA_ATTRIBUTES)
+        values = [-1] * len(CELEBA_ATTRIBUTES)
         for attribute, present in _labels(seed, i)[0].items():
-            values[columns[attribute]] = "1" if present else "-1"
-        rows.append(f"{name} {' '.join(v.rjust(2) for v in values)}")
-    (folder / "list_attr_celeba.txt").write_text(
-        f"{count}\n{' '.join(CELEBA_ATTRIBUTES)}\n" + "\n".join(rows) + "\n"
-    )
+            values[columns[attribute]] = 1 if present else -1
+        rows[name] = values
+    write_attributes(folder / ATTRIBUTE_FILE, CELEBA_ATTRIBUTES, rows)
     bounds = np.cumsum(SPLIT)[:2] * count
     split = np.searchsorted(bounds, np.arange(count), side="right")
-    (folder / "list_eval_partition.txt").write_text(
-        "".join(f"{n} {s}\n" for n, s in zip(names, split, strict=True))
-    )
+    write_partition(folder / PARTITION_FILE, dict(zip(names, split.tolist(), strict=True)))
     header = " ".join(
         f"{p}_{c}" for p in ("lefteye", "righteye", "nose", "leftmouth", "rightmouth") for c in "xy"
     )

@@ -230,3 +230,16 @@ def test_a_damaged_label_record_is_ignored_with_a_warning(tmp_path, text):
     with pytest.warns(DatasetWarning, match="not a label record"):
         assert read_provenance(tmp_path) is None
     assert read_provenance(tmp_path / "elsewhere") is None
+
+
+def test_an_interrupted_run_leaves_no_folder_behind(sample, tmp_path):
+    source, _, _ = sample
+    out = tmp_path / "out"
+
+    def ctrl_c(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        label_sample(source, out, SETTINGS, device="cpu", on_progress=ctrl_c)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "sample"]  # no out, no .out.partial
+    assert label_sample(source, out, PERSON_ONLY, device="cpu")["images"]["listed"] > 0  # and it goes again
