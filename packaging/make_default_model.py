@@ -60,7 +60,7 @@ def rounding_error(model: FaderModel, images: torch.Tensor) -> int:
 def training_record(run: Path, model: FaderModel) -> dict:
     """The model's training metadata with the run's device and wall-clock time, labels and licence."""
     config = json.loads((run / "config.json").read_text())
-    events = list(read_events(run / "events.jsonl"))
+    events = read_events(run / "events.jsonl")
     times = {e["event"]: e["time"] for e in events}  # the last of each kind
     first_classifier = next((e["time"] for e in events if e["event"] == "classifier"), None)
     start = next(e for e in reversed(events) if e["event"] == "start")

@@ -15,6 +15,7 @@ from fader_studio.cli import main
 from fader_studio.core import paths
 from fader_studio.core.faces import FaceDetector
 from fader_studio.core.modelfile import load_model
+from tests.core.test_modelfile import read_parts
 
 ATTRIBUTES = ("Male", "Smiling", "Young")
 
@@ -32,8 +33,7 @@ def test_the_bundled_model_controls_male_smiling_and_young_at_128_px(bundled: Pa
     assert model.image_size >= 128
     assert model.classifier is not None  # it sets each face's starting fader values
     assert bundled.stat().st_size < 40 * 1024**2  # float16 weights
-    header_size = int.from_bytes(bundled.read_bytes()[:8], "little")
-    header = json.loads(bundled.read_bytes()[8 : 8 + header_size])
+    header, _ = read_parts(bundled)
     assert header["decoder.layers.0.0.weight"]["dtype"] == "F16"
 
 
