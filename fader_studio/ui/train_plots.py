@@ -83,9 +83,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
                 self._add("lambda", self.lambda_plot, "λ_E", "#444444", step, event["lambda"])
         elif event.get("event") == "eval":
             if isinstance(event.get("psnr_db"), (int, float)):
-                self.metrics.setTitle(
-                    f"Swap accuracy on validation images (reconstruction {event['psnr_db']:.1f} dB)"
-                )
+                self.metrics.setTitle(f"{METRICS_TITLE} (reconstruction {event['psnr_db']:.1f} dB)")
             swaps = event.get("swap_accuracy") or {}
             for i, (name, value) in enumerate(swaps.items()):
                 colour = ATTRIBUTE_COLOURS[i % len(ATTRIBUTE_COLOURS)]

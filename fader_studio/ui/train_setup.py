@@ -40,7 +40,7 @@ from safetensors import safe_open
 from superqt import QCollapsible
 from superqt.utils import create_worker
 
-from trainer.runs import RunSummary, best_model, list_runs
+from trainer.runs import RunSummary, best_model, list_runs, parse_event
 
 from ..core import paths
 from ..core.attributes import attribute_label
@@ -307,11 +307,8 @@ class NewRunForm(QWidget):
     @Slot()
     def _synth_progress(self) -> None:
         while self._synth.canReadLine():
-            try:
-                event = json.loads(bytes(self._synth.readLine()).decode())
-            except ValueError:
-                continue
-            if event.get("event") == "synth":
+            event = parse_event(bytes(self._synth.readLine()).decode())
+            if event is not None and event["event"] == "synth":
                 self.data_status.setText(f"Drawing synthetic faces: {event['done']:,} of {event['total']:,}")
 
     def _synth_finished(self, code: int, folder: Path) -> None:
