@@ -273,6 +273,20 @@ class Engine:
         with torch.inference_mode():
             return to_uint8(self.decoder(latent, alphas.to(self.dtype)))
 
+    def decode_levels(self, latent: torch.Tensor, values: Values) -> np.ndarray:
+        """:meth:`decode` before rounding: float32 ``(N, S, S, 3)`` in levels of 255, clipped to [0, 255].
+
+        Differences of two decodes keep their fractions of a level this way.
+        """
+        alphas = self.values_tensor(values, latent.shape[0])
+        if self.onnx is not None:
+            images = self.onnx.decode(latent.numpy(), alphas.numpy())
+        else:
+            with torch.inference_mode():
+                images = self.decoder(latent, alphas.to(self.dtype)).float().cpu().numpy()
+        levels = np.clip((images + np.float32(1)) * np.float32(127.5), 0, 255)
+        return np.ascontiguousarray(levels.transpose(0, 2, 3, 1), dtype=np.float32)
+
     def classify(self, crops: np.ndarray) -> np.ndarray:
         """Probability ``(N, n)`` that each attribute is present, from the model's classifier."""
         if self.classifier is None:
