@@ -25,7 +25,8 @@ import cv2
 import numpy as np
 
 from fader_studio import resources
-from fader_studio.core.faces import FaceDetector, align_face, paste_back, similarity_matrix
+from fader_studio.core.composite import paste_back
+from fader_studio.core.faces import FaceDetector, align_face, similarity_matrix
 from fader_studio.core.imageio import load_image
 from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, default_template
 

@@ -2,20 +2,26 @@
 
 :class:`PhotoEdit` finds and aligns every face once, encodes each once, and
 estimates each face's starting fader values with the model's classifier.
-Moving a fader of a face decodes only that face; :meth:`PhotoEdit.render`
-pastes every edited face back into a copy of the photo (a face still at its
-starting values keeps its original pixels), and :meth:`PhotoEdit.render_region`
-composites just one face's rectangle, which is all an editor has to redraw.
-:meth:`PhotoEdit.preview` does the same into a copy of the photo at the
-resolution a view shows (:func:`preview_scale`): compositing a 1,400-pixel face
-into a 12-megapixel photo at full size costs more than decoding it, and a
-screen shows a fraction of those pixels.
+Moving a fader of a face decodes only that face; the decode becomes the
+face's crop-space :class:`~fader_studio.core.composite.Layers` (in ``detail``
+mode the change from the face's decode at its starting values, kept once per
+face; in ``replace`` mode the decoded face itself), and
+:func:`~fader_studio.core.composite.composite` brings them into the photo.
+:meth:`PhotoEdit.render` does that for every edited face into a copy of the
+photo (a face still at its starting values keeps its original pixels), and
+:meth:`PhotoEdit.preview` for one face's rectangle, which is all an editor has
+to redraw, at the resolution a view shows (:func:`preview_scale`):
+compositing a 1,400-pixel face into a 12-megapixel photo at full size costs
+more than decoding it, and a screen shows a fraction of those pixels. The
+preview at 100 %, :meth:`PhotoEdit.render_region`, the export and the
+command line are the same pixels.
 
-The autoencoder does not reproduce a face's colours exactly, and a visible
-seam would follow. With ``match_colour`` (the default), each decoded crop gets
-the low-frequency difference between the face and its own reconstruction at
-the starting values added back, which keeps the intended change (the
-difference between two decodes) and cancels the autoencoder's colour drift.
+The autoencoder does not reproduce a face's colours exactly. With
+``match_colour`` (the default), each decode gets the low-frequency difference
+between the face and its own reconstruction at the starting values added
+back, which keeps the intended change and cancels the autoencoder's colour
+drift (what ``replace`` mode pastes, and what ``detail`` mode blends toward
+where the change is structural).
 """
 
 from __future__ import annotations
@@ -28,23 +34,30 @@ import cv2
 import numpy as np
 import torch
 
+from .composite import (
+    DEFAULT_BLEND,
+    Layers,
+    check_blend,
+    colour_correction,
+    composite,
+    detail_layers,
+    replace_layers,
+)
 from .engine import Engine
 from .faces import (
     AlignedFace,
     FaceDetector,
-    composite_region,
     face_region,
     find_faces,
     region_weights,
     scaled_face,
+    to_crop,
     whole_face,
 )
 from .imageio import Photo
 
 #: A face's starting values are the classifier's probabilities to this many decimals (a fader's step).
 START_DECIMALS = 2
-#: Blur of the colour correction, as a fraction of the crop size.
-COLOUR_BLUR = 1 / 12
 #: Previews are never made smaller than this fraction of the photo.
 MIN_PREVIEW_SCALE = 1 / 64
 #: Downscaled copies of the photo kept for previews (one per zoom level recently used).
@@ -73,15 +86,33 @@ class RegionPixels:
     scale: float = 1.0  # the preview's resolution (1: the photo's)
 
 
+@dataclass(frozen=True)
+class _Placement:
+    """A face in one resolution of the photo: its rectangle, the map from it to the crop, the paste mask."""
+
+    rect: tuple[int, int, int, int]
+    to_crop: np.ndarray
+    weights: np.ndarray
+
+
 @dataclass
-class _ScaledPhoto:
-    """The photo downscaled for previews, with its faces mapped to it and their paste masks."""
+class _View:
+    """The photo at one resolution (``level`` 1: the photo itself) with its faces mapped to it."""
 
     pixels: np.ndarray
     level: float  # from preview_scale
     scale: tuple[float, float]  # (x, y): exact ratios of the sizes
     faces: list[AlignedFace]
-    weights: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    placements: dict[int, _Placement] = field(default_factory=dict)
+
+    def placement(self, index: int, size: int) -> _Placement:
+        """Face ``index``'s placement for an S×S crop, made on first use."""
+        if index not in self.placements:
+            aligned = self.faces[index]
+            rect = face_region(aligned, size, self.pixels.shape)
+            weights = region_weights(aligned, size, self.pixels.shape)
+            self.placements[index] = _Placement(rect, to_crop(aligned, rect[0], rect[1]), weights)
+        return self.placements[index]
 
 
 @dataclass
@@ -92,12 +123,18 @@ class FaceEdit:
     latent: torch.Tensor  # (1, C, L, L) on the engine's device
     start: dict[str, float]  # the classifier's estimate (or the defaults)
     values: dict[str, float] = field(default_factory=dict)
+    decoded_start: np.ndarray | None = None  # (S, S, 3) float32: the decode at ``start``
     correction: np.ndarray | None = None  # (S, S, 3) float32, added to every decode
-    weights: tuple[np.ndarray, np.ndarray] | None = None  # the paste mask, made on first use
+    layers: tuple[tuple, Layers] | None = None  # the last layers made, with what they were made for
 
 
 class PhotoEdit:
-    """Faces of ``photo`` with their fader values, rendered through ``engine``."""
+    """Faces of ``photo`` with their fader values, rendered through ``engine``.
+
+    ``blend`` is how edits go back into the photo (see
+    :mod:`fader_studio.core.composite`): ``detail`` (the default) adds the
+    change to the photo's own pixels, ``replace`` pastes the decoded face.
+    """
 
     def __init__(
         self,
@@ -107,10 +144,13 @@ class PhotoEdit:
         *,
         match_colour: bool = True,
         whole_image: bool = False,
+        blend: str = DEFAULT_BLEND,
     ) -> None:
         """Find, align and encode every face (``whole_image``: take a 178×218 aligned photo as one face)."""
         self.photo = photo
         self.engine = engine
+        self.blend = blend
+        self.match_colour = match_colour
         model = engine.model
         name = str(photo.path) if photo.path else "the photo"
         if whole_image:
@@ -131,10 +171,19 @@ class PhotoEdit:
             FaceEdit(a, latents[i : i + 1], start, dict(start))
             for i, (a, start) in enumerate(zip(aligned, starts, strict=True))
         ]
-        if match_colour:
-            for face, recon in zip(self.faces, self._decode_all(), strict=True):
-                face.correction = _low_frequency(face.aligned.crop.astype(np.float32) - recon)
-        self._scaled: dict[float, _ScaledPhoto] = {}
+        self._decoded_on = ""  # the backend the starting decodes came from
+        self._decode_starts()
+        self._full = _View(photo.pixels, 1.0, (1.0, 1.0), aligned)
+        self._scaled: dict[float, _View] = {}
+
+    @property
+    def blend(self) -> str:
+        """How edits go back into the photo: ``detail`` or ``replace`` (``ValueError`` for others)."""
+        return self._blend
+
+    @blend.setter
+    def blend(self, mode: str) -> None:
+        self._blend = check_blend(mode)
 
     def set(self, face: int | None, values: Mapping[str, float]) -> None:
         """Set fader values of face ``face`` (index, largest first), or of every face when ``None``."""
@@ -151,20 +200,17 @@ class PhotoEdit:
 
     def region(self, index: int) -> tuple[int, int, int, int]:
         """The rectangle ``(x0, y0, x1, y1)`` of the photo that face ``index`` may change."""
-        return face_region(self.faces[index].aligned, self.engine.size, self.photo.pixels.shape)
+        return self._full.placement(index, self.engine.size).rect
 
     def render_region(self, index: int) -> np.ndarray:
         """The :meth:`region` of face ``index`` as rendered at its current values (original if unedited)."""
-        if not self.is_edited(index):
-            x0, y0, x1, y1 = self.region(index)
-            return self.photo.pixels[y0:y1, x0:x1].copy()
-        return self._composite(self.photo.pixels, index)
+        return self.preview(index, 1.0).pixels
 
     def preview(self, index: int, scale: float = 1.0) -> RegionPixels:
         """Face ``index``'s region rendered into the photo downscaled for a view at ``scale``.
 
         ``scale`` is the view's screen pixels per photo pixel; the preview's
-        resolution is :func:`preview_scale` of it.
+        resolution is :func:`preview_scale` of it (from 100 % up, the photo's).
 
         Equal, within rounding, to downscaling :meth:`render_region` with
         ``cv2.INTER_AREA``, for a fraction of the cost. The downscaled photo
@@ -173,17 +219,53 @@ class PhotoEdit:
         would alias away), so a far zoomed-out face may get a finer scale.
         """
         view = self._view_for(index, scale)
-        if view is None:
-            x0, y0, x1, y1 = self.region(index)
-            return RegionPixels(self.render_region(index), (x0, y0, x1, y1))
-        aligned = view.faces[index]
-        x0, y0, x1, y1 = face_region(aligned, self.engine.size, view.pixels.shape)
+        place = view.placement(index, self.engine.size)
+        x0, y0, x1, y1 = place.rect
+        region = view.pixels[y0:y1, x0:x1]
         if self.is_edited(index):
-            pixels = composite_region(view.pixels, aligned, self.render_face(index), self._mask(index, view))
+            pixels = composite(region, place.to_crop, place.weights, self.layers(index))
         else:
-            pixels = view.pixels[y0:y1, x0:x1].copy()
+            pixels = region.copy()
         sx, sy = view.scale
         return RegionPixels(pixels, (x0 / sx, y0 / sy, x1 / sx, y1 / sy), view.level)
+
+    def render(self) -> np.ndarray:
+        """The whole photo with every edited face at its values (a new array; the photo is untouched)."""
+        out = self.photo.pixels.copy()
+        for index in range(len(self.faces)):
+            if self.is_edited(index):
+                place = self._full.placement(index, self.engine.size)
+                x0, y0, x1, y1 = place.rect
+                region = out[y0:y1, x0:x1]
+                out[y0:y1, x0:x1] = composite(region, place.to_crop, place.weights, self.layers(index))
+        return out
+
+    def layers(self, index: int) -> Layers:
+        """Face ``index``'s edit in crop space at its current values, in the current blend mode.
+
+        The last layers of each face are kept, so a preview, the 100 % view
+        and an export of the same values decode once.
+        """
+        face = self.faces[index]
+        if self._decoded_on != self.engine.backend:  # both decodes of a change come from one backend
+            self._decode_starts()
+        key = (tuple(face.values.items()), self.blend, self._decoded_on)
+        if face.layers is None or face.layers[0] != key:
+            assert face.decoded_start is not None and face.correction is not None
+            current = self.engine.decode_levels(face.latent, face.values)[0]
+            if self.blend == "detail":
+                made = detail_layers(face.aligned.crop, face.decoded_start, current, face.correction)
+            else:
+                made = replace_layers(current, face.correction)
+            face.layers = (key, made)
+        return face.layers[1]
+
+    def render_face(self, index: int) -> np.ndarray:
+        """The edited S×S crop of face ``index`` (uint8), as the blend mode composes it on the face's crop."""
+        stack = self.layers(index).stack
+        crop = self.faces[index].aligned.crop.astype(np.float32)
+        out = crop + stack[..., :3] - stack[..., 3:] * crop
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
     def warm_up(self, scale: float = 1.0) -> None:
         """Pay every first-call cost of a fader move now: a one-face decode, the preview's photo and masks."""
@@ -191,14 +273,14 @@ class PhotoEdit:
             return
         self.render_face(0)
         for index in range(len(self.faces)):
-            self._mask(index, self._view_for(index, scale))
+            self._view_for(index, scale).placement(index, self.engine.size)
 
-    def _view_for(self, index: int, scale: float) -> _ScaledPhoto | None:
-        """The downscaled photo that previews of face ``index`` at ``scale`` use (``None``: full size)."""
+    def _view_for(self, index: int, scale: float) -> _View:
+        """The photo at the resolution previews of face ``index`` at ``scale`` use."""
         crop_scale = math.sqrt(abs(np.linalg.det(self.faces[index].aligned.matrix[:, :2])))
         level = preview_scale(max(scale, crop_scale))
         if level >= 1:
-            return None
+            return self._full
         view = self._scaled.pop(level, None)
         if view is None:
             height, width = self.photo.pixels.shape[:2]
@@ -206,54 +288,19 @@ class PhotoEdit:
             pixels = cv2.resize(self.photo.pixels, size, interpolation=cv2.INTER_AREA)
             sx, sy = size[0] / width, size[1] / height
             faces = [scaled_face(f.aligned, sx, sy) for f in self.faces]
-            view = _ScaledPhoto(pixels, level, (sx, sy), faces)
+            view = _View(pixels, level, (sx, sy), faces)
         self._scaled[level] = view  # most recently used last
         while len(self._scaled) > KEPT_SCALES:
             del self._scaled[next(iter(self._scaled))]
         return view
 
-    def _mask(self, index: int, view: _ScaledPhoto | None) -> tuple[np.ndarray, np.ndarray]:
-        """Face ``index``'s paste weights in the full-size photo (``view`` None) or in ``view``."""
-        if view is None:
-            face = self.faces[index]
-            if face.weights is None:
-                face.weights = region_weights(face.aligned, self.engine.size, self.photo.pixels.shape)
-            return face.weights
-        if index not in view.weights:
-            view.weights[index] = region_weights(view.faces[index], self.engine.size, view.pixels.shape)
-        return view.weights[index]
-
-    def render_face(self, index: int) -> np.ndarray:
-        """The edited S×S crop of face ``index`` (uint8)."""
-        face = self.faces[index]
-        return _corrected(self.engine.decode(face.latent, face.values)[0], face.correction)
-
-    def render(self) -> np.ndarray:
-        """The whole photo with every edited face at its values (a new array; the photo is untouched)."""
-        out = self.photo.pixels.copy()
-        for index in range(len(self.faces)):
-            if self.is_edited(index):
-                x0, y0, x1, y1 = self.region(index)
-                out[y0:y1, x0:x1] = self._composite(out, index)
-        return out
-
-    def _composite(self, pixels: np.ndarray, index: int) -> np.ndarray:
-        face = self.faces[index]
-        return composite_region(pixels, face.aligned, self.render_face(index), self._mask(index, None))
-
-    def _decode_all(self) -> np.ndarray:
-        latent = torch.cat([f.latent for f in self.faces])
-        names = self.engine.model.attribute_names
-        values = np.array([[f.values[n] for n in names] for f in self.faces], dtype=np.float32)
-        return self.engine.decode(latent, values).astype(np.float32)
-
-
-def _low_frequency(difference: np.ndarray) -> np.ndarray:
-    sigma = max(1.0, COLOUR_BLUR * difference.shape[0])
-    return cv2.GaussianBlur(difference, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-
-
-def _corrected(crop: np.ndarray, correction: np.ndarray | None) -> np.ndarray:
-    if correction is None:
-        return crop
-    return np.clip(np.rint(crop.astype(np.float32) + correction), 0, 255).astype(np.uint8)
+    def _decode_starts(self) -> None:
+        """Decode every face at its starting values on the engine's backend (one at a time, as moves do)."""
+        for face in self.faces:
+            face.decoded_start = self.engine.decode_levels(face.latent, face.start)[0]
+            if self.match_colour:
+                face.correction = colour_correction(face.aligned.crop, face.decoded_start)
+            else:
+                face.correction = np.zeros_like(face.decoded_start)
+            face.layers = None
+        self._decoded_on = self.engine.backend

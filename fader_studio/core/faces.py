@@ -1,13 +1,14 @@
-"""Faces in real photos: detect, align to a model's template, paste the edit back.
+"""Faces in real photos: detect, align to a model's template, and the region an edit goes back to.
 
 Models only understand CelebA-aligned S×S crops. For a user's photo,
 :class:`FaceDetector` finds every face with 5 landmarks (YuNet, bundled,
 offline); :func:`align_face` fits a similarity transform (rotation, uniform
 scale, translation; least squares over the 5 points) from those landmarks to
-the model's template and warps the face to S×S; :func:`paste_back` warps an
-edited crop back into the face's region through a feathered mask, leaving
-every pixel outside the mask bit-identical. All of it works on uint8 regions,
-so a 50-megapixel photo is never converted to float as a whole.
+the model's template and warps the face to S×S; :func:`face_region` and
+:func:`region_weights` give the rectangle of the photo an edit may change and
+the feathered mask through which :mod:`fader_studio.core.composite` brings the
+edit back, leaving every pixel outside the mask bit-identical. All of it works
+on regions, so a 50-megapixel photo is never converted to float as a whole.
 
 Landmark order everywhere: image-left eye, image-right eye, nose, image-left
 mouth corner, image-right mouth corner (YuNet's and CelebA's order).
@@ -288,72 +289,26 @@ def feather_mask(size: int) -> np.ndarray:
     return mask
 
 
-def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np.ndarray:
-    """A copy of the photo with the S×S ``crop`` (an edit of ``aligned.crop``) blended back in.
-
-    Only the face's region is touched, through :func:`feather_mask` warped into
-    the photo; every pixel where the mask is zero keeps its exact value.
-    """
-    out = pixels.copy()
-    paste_into(out, aligned, crop)
-    return out
-
-
-def paste_into(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> None:
-    """Blend ``crop`` into ``pixels`` in place (see :func:`paste_back`)."""
-    x0, y0, x1, y1 = face_region(aligned, crop.shape[0], pixels.shape)
-    if x1 > x0 and y1 > y0:
-        pixels[y0:y1, x0:x1] = composite_region(pixels, aligned, crop)
-
-
 def face_region(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The rectangle ``(x0, y0, x1, y1)`` of a photo of ``shape`` that pasting an S×S crop may change."""
     x0, y0, x1, y1 = _footprint(aligned.matrix, size, shape, margin=2)
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def region_weights(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """The feathered mask over :func:`face_region`, as float32 weights of the edit and of the photo.
+def region_weights(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The feathered mask of an S×S crop warped over :func:`face_region`: float32 weights of the edit.
 
     It depends only on the face and the photo's size, so an editor computes it once per face.
     """
     x0, y0, x1, y1 = face_region(aligned, size, shape)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    weight = cv2.warpAffine(
+    return cv2.warpAffine(
         feather_mask(size),
-        _to_crop(aligned, x0, y0),
+        to_crop(aligned, x0, y0),
         (x1 - x0, y1 - y0),
         flags=flags,
         borderMode=cv2.BORDER_CONSTANT,
     )
-    return weight, 1.0 - weight
-
-
-def composite_region(
-    pixels: np.ndarray,
-    aligned: AlignedFace,
-    crop: np.ndarray,
-    weights: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """The :func:`face_region` of ``pixels`` with ``crop`` blended in (a new array; ``pixels`` is untouched).
-
-    Only this rectangle changes when a face is edited, so the editor redraws
-    just it; pixels where the feathered mask is 0 keep their exact values.
-    ``weights`` (from :func:`region_weights`) saves recomputing the mask.
-    """
-    size = crop.shape[0]
-    x0, y0, x1, y1 = face_region(aligned, size, pixels.shape)
-    region = pixels[y0:y1, x0:x1]
-    if x1 <= x0 or y1 <= y0:
-        return region.copy()
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    edited = cv2.warpAffine(
-        crop, _to_crop(aligned, x0, y0), (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE
-    )
-    edit_weight, photo_weight = (
-        weights if weights is not None else region_weights(aligned, size, pixels.shape)
-    )
-    return cv2.blendLinear(edited, np.ascontiguousarray(region), edit_weight, photo_weight)
 
 
 def scaled_face(aligned: AlignedFace, scale_x: float, scale_y: float) -> AlignedFace:
@@ -369,8 +324,8 @@ def scaled_face(aligned: AlignedFace, scale_x: float, scale_y: float) -> Aligned
     return AlignedFace(aligned.face, aligned.crop, aligned.matrix @ to_photo, aligned.direct)
 
 
-def _to_crop(aligned: AlignedFace, x0: int, y0: int) -> np.ndarray:
-    """The affine map from pixels of a region starting at ``(x0, y0)`` to crop pixels."""
+def to_crop(aligned: AlignedFace, x0: int, y0: int) -> np.ndarray:
+    """The (2, 3) affine map from pixels of a photo region starting at ``(x0, y0)`` to crop pixels."""
     shift = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
     return (np.vstack([aligned.matrix, [0, 0, 1]]) @ shift)[:2]
 

@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from fader_studio import resources
+from fader_studio.core.composite import paste_back
 from fader_studio.core.errors import NoFaceError
-from fader_studio.core.faces import FaceDetector, align_face, find_faces, paste_back, similarity_matrix
+from fader_studio.core.faces import FaceDetector, align_face, find_faces, similarity_matrix
 from fader_studio.core.imageio import load_image, paper_crop
 from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, default_template
 
