@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from .core.modelfile import FaderModel
 
 PROG = "fader-studio"
+#: ``--blend``: :data:`fader_studio.core.composite.BLEND_MODES`, named here so ``--help`` imports no OpenCV.
+BLEND_CHOICES = ("detail", "replace")
 
 
 BACKEND_HELP = (
@@ -79,7 +81,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     edit.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best one)")
     edit.add_argument("--backend", default=None, help=BACKEND_HELP)
     edit.add_argument(
-        "--no-colour-match", dest="match_colour", action="store_false", help="paste the raw decoded faces"
+        "--blend",
+        choices=BLEND_CHOICES,
+        default="detail",
+        help="detail: add the change to the photo's own pixels, keeping its detail; "
+        "replace: paste the decoded faces (default: detail)",
+    )
+    edit.add_argument(
+        "--no-colour-match",
+        dest="match_colour",
+        action="store_false",
+        help="no colour correction of the decoded faces (what replace pastes and detail blends toward)",
     )
     imp = commands.add_parser(
         "import",
@@ -189,7 +201,7 @@ def _edit(args: argparse.Namespace) -> int:
     values = _parse_values(args.values, model)
     photo = load_image(args.photo)
     engine = Engine(model, args.device, backend=args.backend)
-    document = PhotoEdit(photo, engine, match_colour=args.match_colour)
+    document = PhotoEdit(photo, engine, match_colour=args.match_colour, blend=args.blend)
     count = len(document.faces)
     if args.face == "all":
         document.set(None, values)

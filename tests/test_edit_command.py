@@ -101,3 +101,32 @@ def test_the_onnx_backend_edits_like_torch_and_a_bad_backend_is_one_line(
     assert result.returncode == 2
     assert result.stderr == "fader-studio: error: unknown backend 'tpu' (use auto, torch, onnx)\n"
     assert not (tmp_path / "x.png").exists()
+
+
+def test_blend_chooses_how_the_edit_goes_back_and_detail_is_the_default(
+    tmp_path: Path, model_file: Path
+) -> None:
+    from fader_studio.cli import BLEND_CHOICES
+    from fader_studio.core.composite import BLEND_MODES
+    from fader_studio.core.edit import PhotoEdit
+    from fader_studio.core.engine import Engine
+    from fader_studio.core.imageio import load_image
+    from fader_studio.core.modelfile import load_model
+
+    assert BLEND_CHOICES == BLEND_MODES
+    photo = photo_copy(tmp_path)
+    document = PhotoEdit(load_image(photo), Engine(load_model(model_file), "cpu"))
+    document.set(0, {"Smiling": 1.5})
+    for blend in (None, "detail", "replace"):
+        out = tmp_path / f"{blend}.png"
+        extra = [] if blend is None else ["--blend", blend]
+        result = edit(
+            str(photo), "--model", str(model_file), "--set", "Smiling=1.5", "--out", str(out), *extra
+        )
+        assert result.returncode == 0, result.stderr
+        document.blend = blend or "detail"
+        assert np.array_equal(np.asarray(Image.open(out)), document.render()), blend
+    assert not np.array_equal(document.render(), np.asarray(Image.open(tmp_path / "detail.png")))
+    result = edit(str(photo), "--model", str(model_file), "--blend", "soft", "--out", str(tmp_path / "x.png"))
+    assert result.returncode == 2 and "invalid choice: 'soft'" in result.stderr
+    assert not (tmp_path / "x.png").exists()

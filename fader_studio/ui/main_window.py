@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         self.view.faceClicked.connect(self.select_face)
         self.view.zoomChanged.connect(self._zoomed)
         self._zoom_settled = QTimer(self, singleShot=True, interval=150)
-        self._zoom_settled.timeout.connect(self._render_at_new_zoom)
+        self._zoom_settled.timeout.connect(self._render_edited_faces)
         self.session.busy.connect(self._busy)
         self.session.modelLoaded.connect(self._model_loaded)
         self.session.photoLoaded.connect(self._photo_loaded)
@@ -153,6 +153,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         self._update_recent_menu()
         self.set_backend(None if self.settings.value("model/onnx", True, type=bool) else "torch")
+        keep_detail = self.settings.value("edit/keep_detail", True, type=bool)
+        self.keep_detail_action.setChecked(keep_detail)
+        self.session.set_blend("detail" if keep_detail else "replace")
         self._update_state()
 
     # actions and menus
@@ -198,6 +201,13 @@ class MainWindow(QMainWindow):
         self.outlines_action = self._action("Face &Outlines", self.view.set_outlines_visible, "Ctrl+L")
         self.outlines_action.setCheckable(True)
         self.outlines_action.setChecked(True)
+        self.keep_detail_action = self._action(
+            "Keep Photo &Detail",
+            self.set_keep_detail,
+            "Ctrl+D",
+            "Add only the change to the photo, keeping its own detail (off: paste the model's decoded face)",
+        )
+        self.keep_detail_action.setCheckable(True)
         self.open_model_action = self._action(
             "&Open Model…", self._choose_model, "Ctrl+M", "Open a .fader file"
         )
@@ -239,6 +249,8 @@ class MainWindow(QMainWindow):
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action])
         view_menu.addSeparator()
         view_menu.addActions([self.split_action, self.outlines_action])
+        view_menu.addSeparator()
+        view_menu.addAction(self.keep_detail_action)
         self.model_menu = bar.addMenu("&Model")
         self.model_menu.aboutToShow.connect(self._update_model_menu)
         self._update_model_menu()
@@ -314,6 +326,17 @@ class MainWindow(QMainWindow):
         """Run models opened from now on with ``backend`` (auto, torch, onnx; ``None``: auto)."""
         self.session.set_backend(backend)
         self.onnx_action.setChecked(backend != "torch")
+
+    @Slot(bool)
+    def set_keep_detail(self, on: bool) -> None:
+        """Keep the photo's own detail (add only the change) or paste decoded faces; remembered."""
+        self.settings.setValue("edit/keep_detail", on)
+        self.keep_detail_action.setChecked(on)
+        self.session.set_blend("detail" if on else "replace")
+        self._render_edited_faces()
+        self.statusBar().showMessage(
+            "Keeping the photo's detail" if on else "Pasting the model's decoded faces", 4000
+        )
 
     @Slot(bool)
     def _set_onnx(self, on: bool) -> None:
@@ -464,8 +487,8 @@ class MainWindow(QMainWindow):
         self._zoom_settled.start()
 
     @Slot()
-    def _render_at_new_zoom(self) -> None:
-        """Render the edited faces again at the resolution the view now shows."""
+    def _render_edited_faces(self) -> None:
+        """Render the edited faces again (at the resolution the view now shows, in the blend now chosen)."""
         if self.photo is None or not self.photo.faces:
             return
         for face, (values, info) in enumerate(zip(self.values, self.photo.faces, strict=True)):
@@ -668,6 +691,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo the selected face's last change"),
             ("Hold \\", "show the original"),
             ("Ctrl+Y", "split before/after"),
+            ("Ctrl+D", "keep the photo's detail, or paste the model's decoded face"),
             ("Ctrl+Tab, or click a face", "select another face"),
             ("Double-click a fader", "reset it"),
             ("Wheel, Ctrl+ / Ctrl−, Ctrl+0, Ctrl+1", "zoom, fit, 100%"),

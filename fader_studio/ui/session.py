@@ -91,6 +91,7 @@ class Preview:
     generation: int
     faces: tuple[tuple[int, tuple[tuple[str, float], ...]], ...]
     view_scale: float = 1.0  # screen pixels per photo pixel: the preview's resolution
+    blend: str = "detail"  # how edits go back into the photo (fader_studio.core.composite)
 
 
 class EditorSession(QObject):
@@ -124,6 +125,7 @@ class EditorSession(QObject):
         self._device = device
         self._backend = backend
         self._view_scale = 1.0
+        self.blend = "detail"
         self._export_thread: threading.Thread | None = None
         self._renderer: LatestWinsRenderer[Preview] = LatestWinsRenderer(self._render, self._on_result)
         self._done.connect(self._finish)
@@ -152,6 +154,14 @@ class EditorSession(QObject):
     def set_backend(self, backend: str | None) -> None:
         """Run models opened from now on with ``backend`` (auto, torch, onnx; ``None``: auto)."""
         self._backend = backend
+
+    def set_blend(self, blend: str) -> None:
+        """Bring edits back into the photo this way from now on: ``detail`` or ``replace``.
+
+        Previews, exports and sweeps asked for after this call use it; faces
+        already on screen are not rendered again (the caller asks for them).
+        """
+        self.blend = blend
 
     def set_view_scale(self, scale: float) -> None:
         """Render previews for a view showing ``scale`` screen pixels per photo pixel."""
@@ -188,7 +198,7 @@ class EditorSession(QObject):
         if self._closed:
             return 0
         self._unrendered[face] = tuple(values.items())
-        request = Preview(self.generation, tuple(self._unrendered.items()), self._view_scale)
+        request = Preview(self.generation, tuple(self._unrendered.items()), self._view_scale, self.blend)
         return self._renderer.submit(request)
 
     def export(self, path: str | Path, values: list[dict[str, float]], quality: int) -> None:
@@ -201,6 +211,7 @@ class EditorSession(QObject):
             Path(path),
             values,
             quality,
+            self.blend,
         )
 
     def export_sweep(
@@ -217,6 +228,7 @@ class EditorSession(QObject):
             values,
             name,
             steps,
+            self.blend,
         )
 
     def import_official(self, path: Path, classifier: Path | None, target: Path) -> None:
@@ -372,6 +384,7 @@ class EditorSession(QObject):
         if document is None or request.generation != self._document_generation:
             return []
         regions = []
+        document.blend = request.blend
         for face, values in request.faces:
             document.set(face, dict(values))
             if document.is_edited(face):
@@ -406,10 +419,11 @@ class EditorSession(QObject):
             raise FaderStudioError("no photo with faces is open")
         return self._document
 
-    def _export(self, path: Path, values: list[dict[str, float]], quality: int) -> Path:
+    def _export(self, path: Path, values: list[dict[str, float]], quality: int, blend: str) -> Path:
         from ..core.imageio import save_image
 
         document = self._open_document()
+        document.blend = blend
         for index, face_values in enumerate(values):
             document.set(index, face_values)
         return save_image(document.render(), path, source=document.photo, quality=quality)
@@ -420,9 +434,12 @@ class EditorSession(QObject):
 
         return save_model(import_official(path, classifier), target)
 
-    def _sweep(self, path: Path, face: int, values: dict[str, float], name: str, steps: int) -> Path:
+    def _sweep(
+        self, path: Path, face: int, values: dict[str, float], name: str, steps: int, blend: str
+    ) -> Path:
         from ..core.sweep import save_sweep, sweep_frames
 
         document = self._open_document()
+        document.blend = blend
         document.set(face, values)
         return save_sweep(sweep_frames(document, face, name, steps), path)

@@ -232,23 +232,69 @@ def test_export_keeps_size_exif_and_colour_profile_and_never_the_source(
     assert asked and other.read_bytes() == b"keep me"
 
 
-def test_the_gui_export_matches_fader_studio_edit_pixel_for_pixel(
-    qtbot, make_window, synth_model: Path, portrait: Path, tmp_path: Path
+@pytest.mark.parametrize("keep_detail", [True, False])
+def test_the_view_at_100_percent_the_export_and_fader_studio_edit_are_the_same_pixels(
+    qtbot, make_window, synth_model: Path, portrait: Path, tmp_path: Path, keep_detail: bool
 ) -> None:
     window = opened(qtbot, make_window(), portrait, synth_model)
+    window.set_keep_detail(keep_detail)
+    window.view.set_zoom(1.0)
     drag(window, "Smiling", 1.25)
     drag(window, "Eyeglasses", 0.8)
+    settle(qtbot, window)
+    on_screen = shown(window)
     gui = tmp_path / "gui.png"
     with qtbot.waitSignal(window.session.saved, timeout=60_000):
         window.export_to(gui)
     cli = tmp_path / "cli.png"
+    blend = "detail" if keep_detail else "replace"
     result = subprocess.run(
         [console_script("fader-studio"), "edit", str(portrait), "--model", str(synth_model),
-         "--set", "Smiling=1.25", "--set", "Eyeglasses=0.8", "--out", str(cli), "--device", "cpu"],
+         "--set", "Smiling=1.25", "--set", "Eyeglasses=0.8", "--out", str(cli), "--device", "cpu",
+         "--blend", blend],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert np.array_equal(np.asarray(Image.open(gui)), np.asarray(Image.open(cli)))
+    exported = np.asarray(Image.open(gui))
+    assert np.array_equal(exported, np.asarray(Image.open(cli)))
+    assert np.array_equal(on_screen, exported)
+    assert not np.array_equal(exported, np.asarray(Image.open(portrait).convert("RGB")))
+
+
+def test_keep_photo_detail_is_on_by_default_remembered_and_drives_view_export_and_sweep(
+    qtbot, make_window, synth_model: Path, portrait: Path, tmp_path: Path
+) -> None:
+    from fader_studio.core.sweep import sweep_frames
+
+    window = opened(qtbot, make_window(), portrait, synth_model)
+    action = window.keep_detail_action
+    assert action.isCheckable() and action.isChecked()
+    assert action in window.menuBar().actions()[2].menu().actions()  # View
+    assert action.shortcut().toString() == "Ctrl+D"
+    window.view.set_zoom(1.0)
+    drag(window, "Smiling", 1.5)
+    settle(qtbot, window)
+    detail_view = shown(window)
+    action.trigger()  # off: the edited face is rendered again, pasted
+    settle(qtbot, window)
+    assert not action.isChecked()
+    replace_view = shown(window)
+    document = PhotoEdit(load_image(portrait), Engine(load_model(synth_model), "cpu"), blend="replace")
+    document.set(0, window.values[0])
+    assert np.array_equal(replace_view, document.render())
+    document.blend = "detail"
+    assert np.array_equal(detail_view, document.render())
+    document.blend = "replace"
+    exported, strip = tmp_path / "out.png", tmp_path / "sweep.png"
+    with qtbot.waitSignal(window.session.saved, timeout=60_000):
+        window.export_to(exported)
+    assert np.array_equal(np.asarray(Image.open(exported)), document.render())
+    with qtbot.waitSignal(window.session.saved, timeout=60_000):
+        window.export_sweep_to(strip, "Smiling", 3)
+    assert np.array_equal(np.asarray(Image.open(strip)), np.hstack(sweep_frames(document, 0, "Smiling", 3)))
+    again = make_window()  # a new start reads the setting
+    assert not again.keep_detail_action.isChecked()
+    assert again.session.blend == "replace"
 
 
 def test_a_sweep_is_written_as_an_animated_gif(
