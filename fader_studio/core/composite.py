@@ -40,14 +40,18 @@ COLOUR_BLUR = 1 / 12
 STRUCTURE_BLUR = 1 / 16
 #: Neighbourhood over which local sizes are measured, as a fraction of the crop size.
 LOCAL_BLUR = 1 / 48
-#: The gate opens between these multiples of the face's typical |Δ| ...
-GATE_LOW, GATE_HIGH = 2.0, 4.0
-#: ... and is spread this far (fraction of the crop) so it covers the structure it found.
+#: The gate opens where Δ's fine structure is between these multiples of the face's typical |Δ| ...
+GATE_LOW, GATE_HIGH = 2.5, 5.0
+#: (typical: the median, but at least this share of the mean)
+TYPICAL_FLOOR = 0.25
+#: ... as far as that structure reaches this fraction of the start's own structure there ...
+REPLACED = 0.5
+#: ... (taken as at least this many levels, so that a flat area needs a real change);
+MIN_STRUCTURE = 2.0
+#: holes in it up to this radius (fraction of the crop) are filled, ...
+GATE_FILL = 1 / 16
+#: ... and it is spread this far (fraction of the crop) to cover the structure it found.
 GATE_SPREAD = 1 / 40
-#: The photo's own detail is taken as at least this many levels, so a flat area needs a real change.
-MIN_DETAIL = 2.0
-#: The gate is fully open where Δ's structure reaches this fraction of the photo's detail there.
-OUTWEIGH = 3.0
 
 
 def check_blend(mode: str) -> str:
@@ -88,47 +92,47 @@ def colour_correction(crop: np.ndarray, start: np.ndarray) -> np.ndarray:
     return low_frequency(crop.astype(np.float32) - start)
 
 
-def structure_gate(delta: np.ndarray, detail: np.ndarray) -> np.ndarray:
+def structure_gate(delta: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Where adding ``delta`` would leave a ghost: (S, S) float32 in [0, 1].
 
-    ``delta`` is the change Δ (S, S, 3) in levels; ``detail`` is the photo's
-    own detail in the crop, the part the decode lacks (crop − colour-matched
-    start), whose old structure is what would show through.
-
-    The gate opens where Δ's fine structure (what a blur of
+    ``delta`` is the change Δ (S, S, 3) in levels and ``start`` the decode it
+    starts from. The gate opens where Δ's fine structure (what a blur of
     :data:`STRUCTURE_BLUR` removes) is locally :data:`GATE_LOW` to
-    :data:`GATE_HIGH` times the face's typical |Δ| — relative, so a weak
+    :data:`GATE_HIGH` times the face's typical (median) |Δ| — relative, so a weak
     model's few-level change and a strong one's tens are judged alike, and a
     smooth change (shading, colour, a broad bump) never opens it — and as far
-    as that structure outweighs the photo's detail there, so it opens
-    gradually as the fader moves and the photo stays as it is at the start.
+    as that structure replaces the start's own structure there (all of it from
+    :data:`REPLACED` of it on), so it opens gradually as the fader moves and
+    the photo is untouched at the start.
     """
     size = delta.shape[0]
     magnitude = _local_size(delta, LOCAL_BLUR * size)
-    typical = float(magnitude.mean())
+    # the median: a change over much of the face must not hide its own structure; for one that
+    # touches little of the crop (a median near 0), a share of the mean
+    typical = max(float(np.median(magnitude)), TYPICAL_FLOOR * float(magnitude.mean()))
     if typical <= 1e-6:
         return np.zeros(delta.shape[:2], np.float32)
-    structure = _local_size(delta - _blur(delta, STRUCTURE_BLUR * size), LOCAL_BLUR * size)
+    structure = _local_size(_fine(delta), LOCAL_BLUR * size)
     relative = np.clip((structure / typical - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0, 1)
-    detail_size = np.maximum(_local_size(detail, LOCAL_BLUR * size), MIN_DETAIL)
-    outweighs = np.clip(OUTWEIGH * structure / detail_size, 0, 1)
-    gate = _smoothstep(relative) * outweighs
-    # spread over the structure's neighbourhood (not just its edges) without weakening its peak
+    own = np.maximum(_local_size(_fine(start), LOCAL_BLUR * size), MIN_STRUCTURE)
+    replaced = np.clip(structure / (REPLACED * own), 0, 1)
+    gate = _smoothstep(relative) * replaced
+    # a change drawn around an area changes the area too (lips that close over teeth): fill such holes,
+    # then spread over the structure's neighbourhood without weakening its peak
+    gate = cv2.morphologyEx(gate, cv2.MORPH_CLOSE, _disc(GATE_FILL * size))
     spread = max(1, round(GATE_SPREAD * size))
-    gate = cv2.dilate(gate, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * spread + 1, 2 * spread + 1)))
-    return np.clip(_blur(gate, spread), 0, 1)
+    return np.clip(_blur(cv2.dilate(gate, _disc(spread)), spread), 0, 1)
 
 
-def detail_layers(crop: np.ndarray, start: np.ndarray, current: np.ndarray, correction: np.ndarray) -> Layers:
+def detail_layers(start: np.ndarray, current: np.ndarray, correction: np.ndarray) -> Layers:
     """The layers of ``detail`` mode: Δ added, and the colour-matched decode where Δ is structural.
 
-    ``crop`` is the face's aligned crop (uint8), ``start`` and ``current`` the
-    float decodes at the starting and the current values, ``correction`` from
-    :func:`colour_correction` (zeros for none).
+    ``start`` and ``current`` are the float decodes at the starting and the
+    current values, ``correction`` from :func:`colour_correction` (zeros for none).
     """
     delta = current - start
     matched_start = start + correction
-    gate = structure_gate(delta, crop.astype(np.float32) - matched_start)
+    gate = structure_gate(delta, start)
     # photo + Δ where the gate is shut; photo → current + correction where it is open
     add = delta + gate[..., None] * matched_start
     return Layers(np.ascontiguousarray(np.dstack([add, gate]), dtype=np.float32))
@@ -181,6 +185,16 @@ def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), max(1.0, sigma), borderType=cv2.BORDER_REFLECT_101)
+
+
+def _disc(radius: float) -> np.ndarray:
+    size = 2 * max(1, round(radius)) + 1
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+
+
+def _fine(image: np.ndarray) -> np.ndarray:
+    """What a blur of :data:`STRUCTURE_BLUR` of the crop removes from ``image``: its structure."""
+    return image - _blur(image, STRUCTURE_BLUR * image.shape[0])
 
 
 def _local_size(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -254,7 +254,7 @@ class PhotoEdit:
             assert face.decoded_start is not None and face.correction is not None
             current = self.engine.decode_levels(face.latent, face.values)[0]
             if self.blend == "detail":
-                made = detail_layers(face.aligned.crop, face.decoded_start, current, face.correction)
+                made = detail_layers(face.decoded_start, current, face.correction)
             else:
                 made = replace_layers(current, face.correction)
             face.layers = (key, made)
