@@ -15,10 +15,11 @@ relative to the face's own Δ, and there the photo's detail is blended toward
 the colour-matched decode instead. In ``replace`` mode the whole crop is the
 colour-matched decode, as the official code does.
 
-Both modes reduce to two crop-space layers (:class:`Layers`): an additive
-layer ``add`` and an opacity ``cover``; compositing a region of the photo is
-``out = photo + w · (add − cover · photo)`` with ``w`` the warped paste mask,
-so one warp and one blend serve every mode, zoom and output.
+Both modes reduce to crop-space :class:`Layers` that :func:`composite` warps
+into a rectangle of the photo (full size or downscaled for a view), so one
+function serves every mode, zoom and output: detail mode's additive layer and
+opacity (``out = photo + w · (add − cover · photo)``, ``w`` the feathered
+paste mask), replace mode's decoded face blended through ``w``.
 :func:`paste_back` pastes a whole crop (the ``replace`` of a crop one has).
 """
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .faces import AlignedFace, face_region, region_weights, to_crop
+from .faces import AlignedFace, face_region, feather_mask, region_weights, to_crop
 
 #: How an edit goes back into the photo: its change added to the photo, or the decoded face pasted.
 BLEND_MODES = ("detail", "replace")
@@ -52,6 +53,8 @@ MIN_STRUCTURE = 2.0
 GATE_FILL = 1 / 16
 #: ... and it is spread this far (fraction of the crop) to cover the structure it found.
 GATE_SPREAD = 1 / 40
+#: The gate is worked out on crops of at most this many pixels: it is smooth, and 256-px crops cost 16× more.
+GATE_SIDE = 64
 
 
 def check_blend(mode: str) -> str:
@@ -63,23 +66,26 @@ def check_blend(mode: str) -> str:
 
 @dataclass(frozen=True)
 class Layers:
-    """An edit of one face in crop space: ``out = photo + w · (add − cover · photo)``.
+    """An edit of one face in crop space.
 
-    ``add`` is (S, S, 3) float32 in levels, ``cover`` (S, S) float32 in [0, 1].
-    Both are stacked in ``stack`` (S, S, 4), so they are warped in one pass.
+    ``detail``: ``out = photo + add − cover · photo``, with ``add`` (S, S, 3)
+    float32 in levels and ``cover`` (S, S) float32 in [0, 1], both already
+    multiplied by the feathered paste mask (in crop space: S×S pixels, fewer
+    than a large face has in the photo). ``replace``: ``pasted``, the
+    (S, S, 3) uint8 decoded face, blended over the photo through the mask.
     """
 
-    stack: np.ndarray
+    add: np.ndarray | None = None
+    cover: np.ndarray | None = None
+    pasted: np.ndarray | None = None
 
-    @property
-    def add(self) -> np.ndarray:
-        """The additive layer (levels of 255)."""
-        return self.stack[..., :3]
-
-    @property
-    def cover(self) -> np.ndarray:
-        """How much of the photo the edit replaces (0: the change is added, 1: the decode replaces it)."""
-        return self.stack[..., 3]
+    def on_crop(self, crop: np.ndarray) -> np.ndarray:
+        """The edited S×S crop (uint8) that these layers make of the face's own ``crop``."""
+        if self.pasted is not None:
+            return self.pasted.copy()
+        assert self.add is not None and self.cover is not None
+        out = crop + self.add - self.cover[..., None] * crop
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def low_frequency(image: np.ndarray) -> np.ndarray:
@@ -87,62 +93,85 @@ def low_frequency(image: np.ndarray) -> np.ndarray:
     return _blur(image, COLOUR_BLUR * image.shape[0])
 
 
-def colour_correction(crop: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """What to add to every decode to match the photo's colours: the low frequencies of crop − start."""
-    return low_frequency(crop.astype(np.float32) - start)
+@dataclass(frozen=True)
+class StartDecode:
+    """A face's decode at its starting values, and what every edit of the face reuses from it."""
+
+    decode: np.ndarray  # (S, S, 3) float32, levels
+    correction: np.ndarray  # (S, S, 3) float32: added to every decode to match the photo's colours
+    structure: np.ndarray  # (G, G) float32: the decode's own local structure, at the gate's resolution
+
+    @property
+    def matched(self) -> np.ndarray:
+        """The colour-matched decode at the starting values."""
+        return self.decode + self.correction
 
 
-def structure_gate(delta: np.ndarray, start: np.ndarray) -> np.ndarray:
+def start_of(decode: np.ndarray, crop: np.ndarray | None) -> StartDecode:
+    """What edits of a face reuse from its float ``decode`` at the starting values and its ``crop`` (uint8).
+
+    The colour correction is the low frequencies of crop − decode, which
+    cancels the autoencoder's colour drift and keeps every change (``crop``
+    ``None``: no correction).
+    """
+    correction = np.zeros_like(decode) if crop is None else low_frequency(crop.astype(np.float32) - decode)
+    small = _gate_view(decode)
+    own = _local_size(_fine(small), LOCAL_BLUR * small.shape[0])
+    return StartDecode(decode, correction, np.maximum(own, MIN_STRUCTURE))
+
+
+def structure_gate(delta: np.ndarray, start: StartDecode) -> np.ndarray:
     """Where adding ``delta`` would leave a ghost: (S, S) float32 in [0, 1].
 
-    ``delta`` is the change Δ (S, S, 3) in levels and ``start`` the decode it
-    starts from. The gate opens where Δ's fine structure (what a blur of
-    :data:`STRUCTURE_BLUR` removes) is locally :data:`GATE_LOW` to
-    :data:`GATE_HIGH` times the face's typical (median) |Δ| — relative, so a weak
-    model's few-level change and a strong one's tens are judged alike, and a
-    smooth change (shading, colour, a broad bump) never opens it — and as far
-    as that structure replaces the start's own structure there (all of it from
-    :data:`REPLACED` of it on), so it opens gradually as the fader moves and
-    the photo is untouched at the start.
+    ``delta`` is the change Δ (S, S, 3) in levels from ``start``. The gate
+    opens where Δ's fine structure (what a blur of :data:`STRUCTURE_BLUR`
+    removes) is locally :data:`GATE_LOW` to :data:`GATE_HIGH` times the face's
+    typical (median) |Δ| — relative, so a weak model's few-level change and a
+    strong one's tens are judged alike, and a smooth change (shading, colour,
+    a broad bump) never opens it — and as far as that structure replaces the
+    start's own structure there (all of it from :data:`REPLACED` of it on), so
+    it opens gradually as the fader moves and the photo is untouched at the
+    start. It is a smooth mask, so it is worked out on crops of at most
+    :data:`GATE_SIDE` pixels.
     """
+    full = delta.shape[0]
+    delta = _gate_view(delta)
     size = delta.shape[0]
     magnitude = _local_size(delta, LOCAL_BLUR * size)
     # the median: a change over much of the face must not hide its own structure; for one that
     # touches little of the crop (a median near 0), a share of the mean
     typical = max(float(np.median(magnitude)), TYPICAL_FLOOR * float(magnitude.mean()))
     if typical <= 1e-6:
-        return np.zeros(delta.shape[:2], np.float32)
+        return np.zeros((full, full), np.float32)
     structure = _local_size(_fine(delta), LOCAL_BLUR * size)
     relative = np.clip((structure / typical - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0, 1)
-    own = np.maximum(_local_size(_fine(start), LOCAL_BLUR * size), MIN_STRUCTURE)
-    replaced = np.clip(structure / (REPLACED * own), 0, 1)
+    replaced = np.clip(structure / (REPLACED * start.structure), 0, 1)
     gate = _smoothstep(relative) * replaced
     # a change drawn around an area changes the area too (lips that close over teeth): fill such holes,
     # then spread over the structure's neighbourhood without weakening its peak
     gate = cv2.morphologyEx(gate, cv2.MORPH_CLOSE, _disc(GATE_FILL * size))
     spread = max(1, round(GATE_SPREAD * size))
-    return np.clip(_blur(cv2.dilate(gate, _disc(spread)), spread), 0, 1)
+    gate = np.clip(_blur(cv2.dilate(gate, _disc(spread)), spread), 0, 1)
+    return gate if size == full else cv2.resize(gate, (full, full), interpolation=cv2.INTER_LINEAR)
 
 
-def detail_layers(start: np.ndarray, current: np.ndarray, correction: np.ndarray) -> Layers:
+def detail_layers(start: StartDecode, current: np.ndarray) -> Layers:
     """The layers of ``detail`` mode: Δ added, and the colour-matched decode where Δ is structural.
 
-    ``start`` and ``current`` are the float decodes at the starting and the
-    current values, ``correction`` from :func:`colour_correction` (zeros for none).
+    ``current`` is the float decode at the current values.
     """
-    delta = current - start
-    matched_start = start + correction
+    delta = current - start.decode
     gate = structure_gate(delta, start)
     # photo + Δ where the gate is shut; photo → current + correction where it is open
-    add = delta + gate[..., None] * matched_start
-    return Layers(np.ascontiguousarray(np.dstack([add, gate]), dtype=np.float32))
+    add = delta + gate[..., None] * start.matched
+    feather = feather_mask(delta.shape[0])
+    add *= feather[..., None]
+    return Layers(add=add.astype(np.float32, copy=False), cover=gate * feather)
 
 
 def replace_layers(current: np.ndarray, correction: np.ndarray) -> Layers:
-    """The layers of ``replace`` mode: the colour-matched decode over the whole crop."""
-    size = current.shape[0]
-    opaque = np.ones((size, size, 1), np.float32)
-    return Layers(np.ascontiguousarray(np.dstack([current + correction, opaque]), dtype=np.float32))
+    """The layers of ``replace`` mode: the colour-matched decode pasted over the whole crop."""
+    return Layers(pasted=np.clip(np.rint(current + correction), 0, 255).astype(np.uint8))
 
 
 def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, layers: Layers) -> np.ndarray:
@@ -155,17 +184,57 @@ def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, laye
     (:func:`~fader_studio.core.faces.region_weights`), both made once per face
     and photo size. Pixels where the mask is 0 keep their exact values, and so
     does every pixel where the layers add nothing and cover nothing.
+
+    The change is added as ``photo + round(add)``, saturated, in one pass of
+    OpenCV over the region; the float arithmetic of ``cover`` is done only on
+    the rectangle where the gate is open. ``weights`` serve replace mode's blend
+    (detail mode's layers carry the mask).
     """
     height, width = region.shape[:2]
     if height == 0 or width == 0:
         return region.copy()
+    region = np.ascontiguousarray(region)
+    size = (width, height)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    warped = cv2.warpAffine(
-        layers.stack, to_crop, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE
+    if layers.pasted is not None:
+        edited = cv2.warpAffine(layers.pasted, to_crop, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.blendLinear(edited, region, weights, 1.0 - weights)
+    assert layers.add is not None and layers.cover is not None
+    # the layers carry the mask; beyond the crop there is nothing (the border is 0), as for the mask
+    add = cv2.warpAffine(layers.add, to_crop, size, flags=flags)
+    out = cv2.add(region, add, dtype=cv2.CV_8U)
+    cover = layers.cover
+    box = _open_box(cover, to_crop, size)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        shifted = to_crop @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
+        keep = 1.0 - cv2.warpAffine(cover, shifted, (x1 - x0, y1 - y0), flags=flags)
+        kept = cv2.multiply(region[y0:y1, x0:x1], cv2.merge([keep, keep, keep]), dtype=cv2.CV_32F)
+        out[y0:y1, x0:x1] = cv2.add(kept, add[y0:y1, x0:x1], dtype=cv2.CV_8U)
+    return out
+
+
+def _open_box(
+    cover: np.ndarray, to_crop: np.ndarray, size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """The rectangle of a region (of ``size``) where ``cover`` is open, or ``None``."""
+    ys, xs = np.nonzero(cover >= 0.5 / 255)  # less would move no pixel by half a level
+    if not len(xs):
+        return None
+    corners = np.array(
+        [
+            [xs.min() - 1, ys.min() - 1],
+            [xs.max() + 1, ys.min() - 1],
+            [xs.min() - 1, ys.max() + 1],
+            [xs.max() + 1, ys.max() + 1],
+        ],
+        np.float64,
     )
-    photo = region.astype(np.float32)
-    out = photo + weights[..., None] * (warped[..., :3] - warped[..., 3:] * photo)
-    return np.clip(np.rint(out, out=out), 0, 255, out=out).astype(np.uint8)
+    back = cv2.invertAffineTransform(to_crop)
+    points = corners @ back[:, :2].T + back[:, 2]
+    x0, y0 = np.maximum(np.floor(points.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(points.max(0)).astype(int) + 2, size)
+    return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
 
 
 def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np.ndarray:
@@ -177,7 +246,7 @@ def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np
     out = pixels.copy()
     size = crop.shape[0]
     x0, y0, x1, y1 = face_region(aligned, size, pixels.shape)
-    layers = replace_layers(crop.astype(np.float32), np.zeros(crop.shape, np.float32))
+    layers = Layers(pasted=np.ascontiguousarray(crop))
     weights = region_weights(aligned, size, pixels.shape)
     out[y0:y1, x0:x1] = composite(pixels[y0:y1, x0:x1], to_crop(aligned, x0, y0), weights, layers)
     return out
@@ -185,6 +254,13 @@ def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), max(1.0, sigma), borderType=cv2.BORDER_REFLECT_101)
+
+
+def _gate_view(image: np.ndarray) -> np.ndarray:
+    """``image`` (S, S, C) shrunk to at most :data:`GATE_SIDE` pixels (area filter), or as it is."""
+    if image.shape[0] <= GATE_SIDE:
+        return image
+    return cv2.resize(image, (GATE_SIDE, GATE_SIDE), interpolation=cv2.INTER_AREA)
 
 
 def _disc(radius: float) -> np.ndarray:

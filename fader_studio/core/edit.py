@@ -37,11 +37,12 @@ import torch
 from .composite import (
     DEFAULT_BLEND,
     Layers,
+    StartDecode,
     check_blend,
-    colour_correction,
     composite,
     detail_layers,
     replace_layers,
+    start_of,
 )
 from .engine import Engine
 from .faces import (
@@ -123,8 +124,7 @@ class FaceEdit:
     latent: torch.Tensor  # (1, C, L, L) on the engine's device
     start: dict[str, float]  # the classifier's estimate (or the defaults)
     values: dict[str, float] = field(default_factory=dict)
-    decoded_start: np.ndarray | None = None  # (S, S, 3) float32: the decode at ``start``
-    correction: np.ndarray | None = None  # (S, S, 3) float32, added to every decode
+    decoded: StartDecode | None = None  # the decode at ``start``, on the engine's backend
     layers: tuple[tuple, Layers] | None = None  # the last layers made, with what they were made for
 
 
@@ -251,21 +251,18 @@ class PhotoEdit:
             self._decode_starts()
         key = (tuple(face.values.items()), self.blend, self._decoded_on)
         if face.layers is None or face.layers[0] != key:
-            assert face.decoded_start is not None and face.correction is not None
+            assert face.decoded is not None
             current = self.engine.decode_levels(face.latent, face.values)[0]
             if self.blend == "detail":
-                made = detail_layers(face.decoded_start, current, face.correction)
+                made = detail_layers(face.decoded, current)
             else:
-                made = replace_layers(current, face.correction)
+                made = replace_layers(current, face.decoded.correction)
             face.layers = (key, made)
         return face.layers[1]
 
     def render_face(self, index: int) -> np.ndarray:
         """The edited S×S crop of face ``index`` (uint8), as the blend mode composes it on the face's crop."""
-        stack = self.layers(index).stack
-        crop = self.faces[index].aligned.crop.astype(np.float32)
-        out = crop + stack[..., :3] - stack[..., 3:] * crop
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        return self.layers(index).on_crop(self.faces[index].aligned.crop)
 
     def warm_up(self, scale: float = 1.0) -> None:
         """Pay every first-call cost of a fader move now: a one-face decode, the preview's photo and masks."""
@@ -297,10 +294,7 @@ class PhotoEdit:
     def _decode_starts(self) -> None:
         """Decode every face at its starting values on the engine's backend (one at a time, as moves do)."""
         for face in self.faces:
-            face.decoded_start = self.engine.decode_levels(face.latent, face.start)[0]
-            if self.match_colour:
-                face.correction = colour_correction(face.aligned.crop, face.decoded_start)
-            else:
-                face.correction = np.zeros_like(face.decoded_start)
+            decode = self.engine.decode_levels(face.latent, face.start)[0]
+            face.decoded = start_of(decode, face.aligned.crop if self.match_colour else None)
             face.layers = None
         self._decoded_on = self.engine.backend
