@@ -1,8 +1,10 @@
 """Fader move → pixels ready for the view, on a 12-megapixel photo, and the UI thread while faders fly.
 
 Part 1 times what the editor's worker does per move with the paper's 256-px
-model, on torch and on ONNX Runtime: decode the face, composite just the face's
-region into the photo at the resolution the window shows it (and, for
+model, on torch and on ONNX Runtime, in both blend modes (detail, the default:
+the change added to the photo; replace: the decoded face pasted): decode the
+face, composite just the face's region into the photo at the resolution the
+window shows it (and, for
 comparison, at full resolution), and wrap it as a QImage; and the first move
 after a photo is opened, with and without the editor's warm-up. Baseline: the
 naive way, which encodes the face again on every move with torch (warp +
@@ -39,10 +41,11 @@ from PIL import Image
 
 from bench.render import ATTRIBUTES, percentile
 from fader_studio import resources
+from fader_studio.core.composite import composite, replace_layers
 from fader_studio.core.edit import PhotoEdit
 from fader_studio.core.engine import Engine
 from fader_studio.core.errors import FaderStudioError
-from fader_studio.core.faces import composite_region
+from fader_studio.core.faces import face_region, region_weights, to_crop
 from fader_studio.core.imageio import Photo, load_image
 from fader_studio.core.modelfile import FaderModel, load_model, save_model
 from fader_studio.core.network import NetworkConfig
@@ -99,8 +102,12 @@ def time_moves(
     for i, value in enumerate(moves):  # the official way: the face is encoded again for every move
         start = time.perf_counter()
         latent = torch_engine.encode(face.aligned.crop)
-        crop = torch_engine.decode(latent, {**face.values, "Smiling": value})
-        to_qimage(composite_region(document.photo.pixels, face.aligned, crop))
+        crop = torch_engine.decode(latent, {**face.values, "Smiling": value}).astype(np.float32)
+        x0, y0, x1, y1 = face_region(face.aligned, crop.shape[1], document.photo.pixels.shape)
+        weights = region_weights(face.aligned, crop.shape[1], document.photo.pixels.shape)
+        layers = replace_layers(crop[0], np.zeros_like(crop[0]))
+        region = document.photo.pixels[y0:y1, x0:x1]
+        to_qimage(composite(region, to_crop(face.aligned, x0, y0), weights, layers))
         if i >= warmup:
             timings["naive"].append((time.perf_counter() - start) * 1000)
     return timings
@@ -199,17 +206,26 @@ def main(args: argparse.Namespace) -> dict:
                 continue
             document = PhotoEdit(photo, engine)
             document.warm_up(view_scale)
-            # the baseline runs with torch's measurement: after ONNX Runtime's, its threads would compete
-            timings = time_moves(engine, document, moves, args.warmup, view_scale, naive=backend == "torch")
-            if timings["naive"]:
-                naive_p95 = round(percentile(timings["naive"], 95), 2)
+            figures = {}
+            for mode in ("replace", "detail"):  # the default, detail, last
+                document.blend = mode
+                # the baseline runs with torch's measurement: after ONNX Runtime's, its threads would compete
+                naive = backend == "torch" and mode == "detail"
+                timings = time_moves(engine, document, moves, args.warmup, view_scale, naive=naive)
+                if timings["naive"]:
+                    naive_p95 = round(percentile(timings["naive"], 95), 2)
+                figures[mode] = {
+                    "move_to_pixels_p50_ms": round(statistics.median(timings["view"]), 2),
+                    "move_to_pixels_p95_ms": round(percentile(timings["view"], 95), 2),
+                    "full_resolution_p50_ms": round(statistics.median(timings["full"]), 2),
+                    "full_resolution_p95_ms": round(percentile(timings["full"], 95), 2),
+                }
             results[backend] = {
-                "move_to_pixels_p50_ms": round(statistics.median(timings["view"]), 2),
-                "move_to_pixels_p95_ms": round(percentile(timings["view"], 95), 2),
-                "full_resolution_p50_ms": round(statistics.median(timings["full"]), 2),
-                "full_resolution_p95_ms": round(percentile(timings["full"], 95), 2),
+                "blend": "detail",
+                **figures["detail"],
                 "first_move_cold_ms": round(first_move(engine, photo, view_scale, warm=False), 2),
                 "first_move_warm_ms": round(first_move(engine, photo, view_scale, warm=True), 2),
+                "replace": figures["replace"],
             }
             x0, y0, x1, y1 = document.region(0)
             preview = document.preview(0, view_scale).pixels.shape
@@ -241,9 +257,15 @@ def main(args: argparse.Namespace) -> dict:
     )
     for backend, t in results.items():
         print(
-            f"{backend:5} move → pixels at view resolution p50 {t['move_to_pixels_p50_ms']:6.1f} ms, "
+            f"{backend:5} detail mode: move → pixels at view resolution "
+            f"p50 {t['move_to_pixels_p50_ms']:6.1f} ms, "
             f"p95 {t['move_to_pixels_p95_ms']:6.1f} ms; at full resolution p50 "
             f"{t['full_resolution_p50_ms']:6.1f}, p95 {t['full_resolution_p95_ms']:6.1f} ms"
+        )
+        print(
+            f"{backend:5} replace mode: p50 {t['replace']['move_to_pixels_p50_ms']:6.1f} ms, p95 "
+            f"{t['replace']['move_to_pixels_p95_ms']:6.1f} ms; at full resolution p95 "
+            f"{t['replace']['full_resolution_p95_ms']:6.1f} ms"
         )
         print(
             f"{backend:5} first move after opening: {t['first_move_cold_ms']:.1f} ms cold, "
