@@ -25,6 +25,7 @@ paste mask), replace mode's decoded face blended through ``w``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -53,6 +54,8 @@ MIN_STRUCTURE = 2.0
 GATE_FILL = 1 / 16
 #: ... and it is spread this far (fraction of the crop) to cover the structure it found.
 GATE_SPREAD = 1 / 40
+#: Less cover than this moves no pixel by half a level: it is left out.
+MIN_COVER = 0.5 / 255
 #: The gate is worked out on crops of at most this many pixels: it is smooth, and 256-px crops cost 16× more.
 GATE_SIDE = 64
 
@@ -77,6 +80,7 @@ class Layers:
 
     add: np.ndarray | None = None
     cover: np.ndarray | None = None
+    cover_box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1) of the crop where cover > 0
     pasted: np.ndarray | None = None
 
     def on_crop(self, crop: np.ndarray) -> np.ndarray:
@@ -100,11 +104,7 @@ class StartDecode:
     decode: np.ndarray  # (S, S, 3) float32, levels
     correction: np.ndarray  # (S, S, 3) float32: added to every decode to match the photo's colours
     structure: np.ndarray  # (G, G) float32: the decode's own local structure, at the gate's resolution
-
-    @property
-    def matched(self) -> np.ndarray:
-        """The colour-matched decode at the starting values."""
-        return self.decode + self.correction
+    matched: np.ndarray  # (S, S, 3) float32: decode + correction
 
 
 def start_of(decode: np.ndarray, crop: np.ndarray | None) -> StartDecode:
@@ -117,7 +117,7 @@ def start_of(decode: np.ndarray, crop: np.ndarray | None) -> StartDecode:
     correction = np.zeros_like(decode) if crop is None else low_frequency(crop.astype(np.float32) - decode)
     small = _gate_view(decode)
     own = _local_size(_fine(small), LOCAL_BLUR * small.shape[0])
-    return StartDecode(decode, correction, np.maximum(own, MIN_STRUCTURE))
+    return StartDecode(decode, correction, np.maximum(own, MIN_STRUCTURE), decode + correction)
 
 
 def structure_gate(delta: np.ndarray, start: StartDecode) -> np.ndarray:
@@ -161,12 +161,18 @@ def detail_layers(start: StartDecode, current: np.ndarray) -> Layers:
     ``current`` is the float decode at the current values.
     """
     delta = current - start.decode
-    gate = structure_gate(delta, start)
+    size = delta.shape[0]
+    cover = structure_gate(delta, start) * feather_mask(size)
+    cover[cover < MIN_COVER] = 0
     # photo + Δ where the gate is shut; photo → current + correction where it is open
-    add = delta + gate[..., None] * start.matched
-    feather = feather_mask(delta.shape[0])
-    add *= feather[..., None]
-    return Layers(add=add.astype(np.float32, copy=False), cover=gate * feather)
+    add = cv2.multiply(delta, _feather3(size))
+    ys, xs = np.nonzero(cover)
+    box = None
+    if len(xs):
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        x0, y0, x1, y1 = box
+        add[y0:y1, x0:x1] += cover[y0:y1, x0:x1, None] * start.matched[y0:y1, x0:x1]
+    return Layers(add=add, cover=cover, cover_box=box)
 
 
 def replace_layers(current: np.ndarray, correction: np.ndarray) -> Layers:
@@ -204,7 +210,7 @@ def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, laye
     add = cv2.warpAffine(layers.add, to_crop, size, flags=flags)
     out = cv2.add(region, add, dtype=cv2.CV_8U)
     cover = layers.cover
-    box = _open_box(cover, to_crop, size)
+    box = None if layers.cover_box is None else _region_box(layers.cover_box, to_crop, size)
     if box is not None:
         x0, y0, x1, y1 = box
         shifted = to_crop @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
@@ -214,27 +220,25 @@ def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, laye
     return out
 
 
-def _open_box(
-    cover: np.ndarray, to_crop: np.ndarray, size: tuple[int, int]
+def _region_box(
+    box: tuple[int, int, int, int], to_crop: np.ndarray, size: tuple[int, int]
 ) -> tuple[int, int, int, int] | None:
-    """The rectangle of a region (of ``size``) where ``cover`` is open, or ``None``."""
-    ys, xs = np.nonzero(cover >= 0.5 / 255)  # less would move no pixel by half a level
-    if not len(xs):
-        return None
-    corners = np.array(
-        [
-            [xs.min() - 1, ys.min() - 1],
-            [xs.max() + 1, ys.min() - 1],
-            [xs.min() - 1, ys.max() + 1],
-            [xs.max() + 1, ys.max() + 1],
-        ],
-        np.float64,
-    )
+    """The rectangle of a region (of ``size``) that the crop's rectangle ``box`` maps to, or ``None``."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0 - 1, y0 - 1], [x1, y0 - 1], [x0 - 1, y1], [x1, y1]], np.float64)
     back = cv2.invertAffineTransform(to_crop)
     points = corners @ back[:, :2].T + back[:, 2]
-    x0, y0 = np.maximum(np.floor(points.min(0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(points.max(0)).astype(int) + 2, size)
-    return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
+    rx0, ry0 = np.maximum(np.floor(points.min(0)).astype(int) - 1, 0)
+    rx1, ry1 = np.minimum(np.ceil(points.max(0)).astype(int) + 2, size)
+    return (int(rx0), int(ry0), int(rx1), int(ry1)) if rx1 > rx0 and ry1 > ry0 else None
+
+
+@functools.lru_cache(maxsize=8)
+def _feather3(size: int) -> np.ndarray:
+    """:func:`~fader_studio.core.faces.feather_mask` in three channels, for one OpenCV multiply."""
+    mask = cv2.merge([feather_mask(size)] * 3)
+    mask.setflags(write=False)
+    return mask
 
 
 def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np.ndarray:
