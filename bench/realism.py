@@ -9,7 +9,10 @@ official code and this app before it did). Per mode it reports:
   (median over faces, attributes and ends);
 - edit strength: the share of pushes toward the other class after which the
   classifier, on the edited photo opened again (detected and aligned anew),
-  changes its mind, per attribute;
+  changes its mind, per attribute; and, as a control, the share of faces
+  whose estimate changes with no visible move at all (a fader nudged by
+  0.001): none in detail mode, whatever replacing the face by its
+  reconstruction does in replace mode;
 - the mean change inside the face box, in levels of 255;
 - whether every pixel outside every face's region is the photo's own.
 
@@ -107,6 +110,8 @@ class Tally:
     change: list[float] = field(default_factory=list)
     pushes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     flips: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    faces: int = 0
+    unmoved_flips: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     outside_identical: bool = True
 
     def summary(self) -> dict:
@@ -114,6 +119,7 @@ class Tally:
             "sharpness_ratio": round(statistics.median(self.sharpness), 3),
             "mean_change": round(statistics.fmean(self.change), 2),
             "edit_strength": {a: round(self.flips[a] / n, 3) for a, n in self.pushes.items() if n},
+            "unmoved_flips": {a: round(self.unmoved_flips[a] / max(self.faces, 1), 3) for a in self.pushes},
             "outside_identical": self.outside_identical,
         }
 
@@ -138,6 +144,14 @@ def measure(
         x0, y0, x1, y1 = document.region(index)
         outside[y0:y1, x0:x1] = False
     x0, y0, x1, y1 = box
+    first = engine.model.attributes[0].name
+    for mode in BLEND_MODES:  # the control: no visible move (a fader nudged by 0.001), opened again
+        document.blend = mode
+        document.set(0, {first: face.start[first] + 1e-3})
+        again = PhotoEdit(Photo(document.render()), engine, detector).faces[0].start
+        tallies[mode].faces += 1
+        for name, value in face.start.items():
+            tallies[mode].unmoved_flips[name] += (again[name] >= 0.5) != (value >= 0.5)
     for spec in engine.model.attributes:
         start = face.start[spec.name]
         for end in (spec.min, spec.max):
@@ -224,6 +238,9 @@ def main(args: argparse.Namespace) -> dict:
             whole.sharpness += tally.sharpness
             whole.change += tally.change
             whole.outside_identical &= tally.outside_identical
+            whole.faces += tally.faces
+            for a in tally.unmoved_flips:
+                whole.unmoved_flips[a] += tally.unmoved_flips[a]
             for a in tally.pushes:
                 whole.pushes[a] += tally.pushes[a]
                 whole.flips[a] += tally.flips[a]
@@ -233,7 +250,8 @@ def main(args: argparse.Namespace) -> dict:
             s = tally.summary()
             print(
                 f"  {mode:7} sharpness ratio {s['sharpness_ratio']:.3f}, mean change {s['mean_change']:.1f} "
-                f"levels, edit strength {s['edit_strength']}, outside identical {s['outside_identical']}"
+                f"levels, edit strength {s['edit_strength']} (unmoved: {s['unmoved_flips']}), "
+                f"outside identical {s['outside_identical']}"
             )
     summary = {m: t.summary() for m, t in overall.items()}
     detail, replace = summary["detail"], summary["replace"]
@@ -264,6 +282,7 @@ def main(args: argparse.Namespace) -> dict:
         "baseline_sharpness_ratio": replace["sharpness_ratio"],
         "edit_strength": detail["edit_strength"],
         "baseline_edit_strength": replace["edit_strength"],
+        "baseline_unmoved_flips": replace["unmoved_flips"],
         "edit_strength_ratio": strength_ratio,
         "mean_change": detail["mean_change"],
         "baseline_mean_change": replace["mean_change"],
