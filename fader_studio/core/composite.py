@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .faces import AlignedFace, face_region, feather_mask, region_weights, to_crop
+from .faces import AlignedFace, face_region, feather_mask, photo_rect, region_weights, to_crop
 
 #: How an edit goes back into the photo: its change added to the photo, or the decoded face pasted.
 BLEND_MODES = ("detail", "replace")
@@ -209,28 +209,16 @@ def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, laye
     # the layers carry the mask; beyond the crop there is nothing (the border is 0), as for the mask
     add = cv2.warpAffine(layers.add, to_crop, size, flags=flags)
     out = cv2.add(region, add, dtype=cv2.CV_8U)
-    cover = layers.cover
-    box = None if layers.cover_box is None else _region_box(layers.cover_box, to_crop, size)
-    if box is not None:
-        x0, y0, x1, y1 = box
+    if layers.cover_box is None:
+        return out
+    cx0, cy0, cx1, cy1 = layers.cover_box  # whole crop pixels: their bilinear reach is one pixel more
+    x0, y0, x1, y1 = photo_rect(to_crop, (cx0 - 1, cy0 - 1, cx1, cy1), region.shape, margin=2)
+    if x1 > x0 and y1 > y0:
         shifted = to_crop @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
-        keep = 1.0 - cv2.warpAffine(cover, shifted, (x1 - x0, y1 - y0), flags=flags)
+        keep = 1.0 - cv2.warpAffine(layers.cover, shifted, (x1 - x0, y1 - y0), flags=flags)
         kept = cv2.multiply(region[y0:y1, x0:x1], cv2.merge([keep, keep, keep]), dtype=cv2.CV_32F)
         out[y0:y1, x0:x1] = cv2.add(kept, add[y0:y1, x0:x1], dtype=cv2.CV_8U)
     return out
-
-
-def _region_box(
-    box: tuple[int, int, int, int], to_crop: np.ndarray, size: tuple[int, int]
-) -> tuple[int, int, int, int] | None:
-    """The rectangle of a region (of ``size``) that the crop's rectangle ``box`` maps to, or ``None``."""
-    x0, y0, x1, y1 = box
-    corners = np.array([[x0 - 1, y0 - 1], [x1, y0 - 1], [x0 - 1, y1], [x1, y1]], np.float64)
-    back = cv2.invertAffineTransform(to_crop)
-    points = corners @ back[:, :2].T + back[:, 2]
-    rx0, ry0 = np.maximum(np.floor(points.min(0)).astype(int) - 1, 0)
-    rx1, ry1 = np.minimum(np.ceil(points.max(0)).astype(int) + 2, size)
-    return (int(rx0), int(ry0), int(rx1), int(ry1)) if rx1 > rx0 and ry1 > ry0 else None
 
 
 @functools.lru_cache(maxsize=8)

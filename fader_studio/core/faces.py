@@ -239,15 +239,25 @@ def _footprint(
     matrix: np.ndarray, size: int, shape: tuple[int, ...], margin: int
 ) -> tuple[int, int, int, int]:
     """The photo rectangle ``(x0, y0, x1, y1)`` that the S×S crop covers, grown by ``margin``, clipped."""
+    return photo_rect(matrix, (-0.5, -0.5, size - 0.5, size - 0.5), shape, margin)
+
+
+def photo_rect(
+    matrix: np.ndarray, rect: tuple[float, float, float, float], shape: tuple[int, ...], margin: int
+) -> tuple[int, int, int, int]:
+    """The photo rectangle ``(x0, y0, x1, y1)`` that the crop rectangle ``rect`` maps to, grown, clipped.
+
+    ``matrix`` maps photo pixels to crop pixels; ``rect`` is in crop coordinates; the
+    result is grown by ``margin`` pixels and clipped to a photo of ``shape`` (it may be empty).
+    """
     inverse = cv2.invertAffineTransform(matrix)
-    corners = np.array(
-        [[-0.5, -0.5, 1], [size - 0.5, -0.5, 1], [-0.5, size - 0.5, 1], [size - 0.5, size - 0.5, 1]]
-    )
+    left, top, right, bottom = rect
+    corners = np.array([[left, top, 1], [right, top, 1], [left, bottom, 1], [right, bottom, 1]])
     points = corners @ inverse.T
     x0, y0 = np.floor(points.min(0)).astype(int) - margin
     x1, y1 = np.ceil(points.max(0)).astype(int) + margin
     height, width = shape[:2]
-    return max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    return int(max(x0, 0)), int(max(y0, 0)), int(min(x1, width)), int(min(y1, height))
 
 
 def _shrunk_region(pixels: np.ndarray, matrix: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
