@@ -41,7 +41,7 @@ from PIL import Image
 
 from bench.render import ATTRIBUTES, percentile
 from fader_studio import resources
-from fader_studio.core.composite import composite, replace_layers
+from fader_studio.core.composite import Layers, composite
 from fader_studio.core.edit import PhotoEdit
 from fader_studio.core.engine import Engine
 from fader_studio.core.errors import FaderStudioError
@@ -102,12 +102,11 @@ def time_moves(
     for i, value in enumerate(moves):  # the official way: the face is encoded again for every move
         start = time.perf_counter()
         latent = torch_engine.encode(face.aligned.crop)
-        crop = torch_engine.decode(latent, {**face.values, "Smiling": value}).astype(np.float32)
-        x0, y0, x1, y1 = face_region(face.aligned, crop.shape[1], document.photo.pixels.shape)
-        weights = region_weights(face.aligned, crop.shape[1], document.photo.pixels.shape)
-        layers = replace_layers(crop[0], np.zeros_like(crop[0]))
+        crop = torch_engine.decode(latent, {**face.values, "Smiling": value})[0]
+        x0, y0, x1, y1 = face_region(face.aligned, crop.shape[0], document.photo.pixels.shape)
+        weights = region_weights(face.aligned, crop.shape[0], document.photo.pixels.shape)
         region = document.photo.pixels[y0:y1, x0:x1]
-        to_qimage(composite(region, to_crop(face.aligned, x0, y0), weights, layers))
+        to_qimage(composite(region, to_crop(face.aligned, x0, y0), weights, Layers(pasted=crop)))
         if i >= warmup:
             timings["naive"].append((time.perf_counter() - start) * 1000)
     return timings
