@@ -154,7 +154,7 @@ class PhotoEdit:
         model = engine.model
         name = str(photo.path) if photo.path else "the photo"
         if whole_image:
-            aligned = [whole_face(photo.pixels, model.image_size)]
+            aligned = [whole_face(photo.pixels, model.template, model.image_size)]
         else:
             aligned = find_faces(photo.pixels, model.template, model.image_size, detector, name=name)
         crops = np.stack([a.crop for a in aligned])

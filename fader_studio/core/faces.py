@@ -27,7 +27,7 @@ from PIL import Image
 
 from .errors import NoFaceError
 from .imageio import paper_crop
-from .template import CELEBA_BOX, CELEBA_HEIGHT, CELEBA_MEAN_LANDMARKS, CELEBA_WIDTH
+from .template import CELEBA_BOX, CELEBA_HEIGHT, CELEBA_MEAN_LANDMARKS, CELEBA_WIDTH, is_celeba_framing
 
 #: Faces scoring below this are ignored.
 DEFAULT_SCORE_THRESHOLD = 0.7
@@ -211,9 +211,10 @@ def align_face(pixels: np.ndarray, face: Face, template: Sequence[Sequence[float
     """Warp ``face`` of an RGB photo to the S×S crop whose landmarks are ``template``.
 
     A 178×218 photo that already is a CelebA-aligned face is cropped exactly as
-    training data (rows 20:198, resized), not warped.
+    training data (rows 20:198, resized), not warped, when the template frames
+    faces as CelebA does.
     """
-    if _is_celeba_aligned(pixels, face):
+    if is_celeba_framing(template, size) and _is_celeba_aligned(pixels, face):
         crop = paper_crop(Image.fromarray(pixels), size)
         return AlignedFace(face, crop, _celeba_matrix(size), direct=True)
     matrix = similarity_matrix(face.landmarks, template)
@@ -340,14 +341,20 @@ def to_crop(aligned: AlignedFace, x0: int, y0: int) -> np.ndarray:
     return (np.vstack([aligned.matrix, [0, 0, 1]]) @ shift)[:2]
 
 
-def whole_face(pixels: np.ndarray, size: int) -> AlignedFace:
-    """A 178×218 CelebA-aligned photo taken as one face without detection (cropped as in training)."""
+def whole_face(pixels: np.ndarray, template: Sequence[Sequence[float]], size: int) -> AlignedFace:
+    """A 178×218 CelebA-aligned photo taken as one face without detection.
+
+    It is cropped as in training for a template with CelebA's framing, and
+    warped from CelebA's mean landmarks to any other template.
+    """
     if pixels.shape[:2] != (CELEBA_HEIGHT, CELEBA_WIDTH):
         raise NoFaceError(
             f"only a {CELEBA_WIDTH}×{CELEBA_HEIGHT} CelebA-aligned face can be edited as a whole image"
         )
     left, top, right, bottom = CELEBA_BOX
     face = Face((left, top, right - left, bottom - top), np.asarray(CELEBA_MEAN_LANDMARKS), 1.0)
+    if not is_celeba_framing(template, size):
+        return align_face(pixels, face, template, size)
     crop = paper_crop(Image.fromarray(pixels), size)
     return AlignedFace(face, crop, _celeba_matrix(size), direct=True)
 

@@ -30,6 +30,21 @@ CELEBA_MEAN_LANDMARKS: tuple[tuple[float, float], ...] = (
     (105.1, 152.6),
 )
 
+#: The face-tight template, as fractions of the crop's side: the mean YuNet landmarks of
+#: 1,000 UTKFace "Aligned&Cropped" photos (eyes 0.39 of the width apart, forehead to chin),
+#: made left-right symmetric about the middle so that a mirrored crop fits it as well.
+TIGHT_LANDMARKS: tuple[tuple[float, float], ...] = (
+    (0.3055, 0.2890),
+    (0.6945, 0.2890),
+    (0.5, 0.4993),
+    (0.3367, 0.6831),
+    (0.6633, 0.6831),
+)
+
+#: The templates a training run may choose (``--template``): CelebA's framing (face, hair and
+#: background) or the face-tight one that fits tightly cropped face photos such as UTKFace.
+TEMPLATES = ("celeba", "tight")
+
 Points = list[list[float]]
 
 
@@ -73,6 +88,31 @@ def celeba_to_crop(points: Sequence[Sequence[float]], image_size: int) -> Points
 def default_template(image_size: int) -> Points:
     """The CelebA template for an S×S model: for datasets without a landmark file."""
     return celeba_to_crop(CELEBA_MEAN_LANDMARKS, image_size)
+
+
+def template_points(name: str, image_size: int) -> Points:
+    """The landmarks of template ``name`` (one of :data:`TEMPLATES`) in an S×S crop."""
+    if name == "celeba":
+        return default_template(image_size)
+    if name == "tight":
+        return [[x * image_size - 0.5, y * image_size - 0.5] for x, y in TIGHT_LANDMARKS]
+    raise ValueError(f"unknown template {name!r}; choose {' or '.join(TEMPLATES)}")
+
+
+def is_celeba_framing(points: Sequence[Sequence[float]], image_size: int) -> bool:
+    """Whether ``points`` frame a face as CelebA's crop does (within 4 % of the crop's side).
+
+    Such a model reads a 178×218 CelebA-aligned photo cropped exactly as in
+    training; any other template needs the face warped to it.
+    """
+    expected = default_template(image_size)
+    error = max(abs(a - b) for p, q in zip(points, expected, strict=True) for a, b in zip(p, q, strict=True))
+    return error <= 0.04 * image_size
+
+
+def template_name(points: Sequence[Sequence[float]], image_size: int) -> str:
+    """The :data:`TEMPLATES` name of a stored template: ``celeba`` for CelebA's framing, else ``tight``."""
+    return "celeba" if is_celeba_framing(points, image_size) else "tight"
 
 
 def validate_template(data: Any, image_size: int) -> Points:
