@@ -1,11 +1,13 @@
 """The preprocessed dataset cache: every image cropped and resized once, as uint8 on disk.
 
-``prepare`` writes, in the user cache folder, one folder per dataset, size and
-resampling filter::
+``prepare`` writes, in the user cache folder, one folder per dataset (or
+combination of datasets: CelebA-format folders and photo folders, see
+:mod:`trainer.photos`), size, resampling filter and template::
 
     celeba-128px-area-3f2a9c01b7de/
         plan.json     what is being built (written once the files below exist)
-        table.npz     file names, labels (bool) and partition of every image
+        table.npz     file names, labels and known-label mask (bool), partition
+                      and source dataset of every image
         images.npy    (N, S, S, 3) uint8, read as a memory map
         status.bin    one byte per image: 0 to do, 1 done, 2 unusable
         skipped.txt   the unusable images and why
@@ -22,6 +24,8 @@ changed dataset gets a new cache.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import io
 import json
 import multiprocessing
@@ -44,7 +48,14 @@ from fader_studio.core import paths
 from fader_studio.core.atomic import atomic_write_bytes
 from fader_studio.core.errors import DatasetError
 from fader_studio.core.imageio import resize_filter
-from fader_studio.core.template import IMAGE_SIZES, Points, validate_template
+from fader_studio.core.template import (
+    IMAGE_SIZES,
+    TEMPLATES,
+    Points,
+    default_template,
+    template_points,
+    validate_template,
+)
 from trainer.celeba import (
     PREPROCESS_VERSION,
     SPLITS,
@@ -54,6 +65,10 @@ from trainer.celeba import (
     ImageSource,
     preprocess_image,
 )
+from trainer.photos import AlignToTemplate, PhotoFolder
+
+#: A dataset the cache can be built from.
+Dataset = CelebA | PhotoFolder
 
 FORMAT = "fader-studio-cache/1"
 
@@ -71,12 +86,46 @@ def default_cache_root() -> Path:
     return paths.cache_dir() / "datasets"
 
 
-def cache_folder(celeba: CelebA, size: int, resize: str = "auto", root: Path | None = None) -> Path:
-    """The cache folder of ``celeba`` at ``size`` with ``resize`` (see :func:`resize_filter`)."""
+def _as_list(datasets: Dataset | Sequence[Dataset]) -> list[Dataset]:
+    return list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
+
+
+def _fingerprint(datasets: list[Dataset], template: str) -> str:
+    """One dataset's own fingerprint, or a digest of several datasets' and the template's."""
+    if len(datasets) == 1 and template == "celeba":
+        return datasets[0].fingerprint
+    digest = hashlib.sha256(f"fader-studio sources {template}\n".encode())
+    for dataset in datasets:
+        digest.update(f"{dataset.fingerprint}\n".encode())
+    return digest.hexdigest()
+
+
+def cache_folder(
+    datasets: Dataset | Sequence[Dataset],
+    size: int,
+    resize: str = "auto",
+    root: Path | None = None,
+    template: str = "celeba",
+) -> Path:
+    """The cache folder of ``datasets`` at ``size``, ``resize`` (:func:`resize_filter`) and ``template``."""
+    datasets = _as_list(datasets)
     resize = resize_filter(resize, size)
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", celeba.path.stem).strip("-")[:40] or "dataset"
+    first = datasets[0].path
+    stem = first.parent.name if first.is_file() and first.suffix == ".csv" else first.stem
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:40] or "dataset"
+    if len(datasets) > 1:
+        slug += f"-and-{len(datasets) - 1}"
+    kind = "" if template == "celeba" else f"-{template}"
     root = default_cache_root() if root is None else Path(root)
-    return root / f"{slug.lower()}-{size}px-{resize}-{celeba.fingerprint[:12]}"
+    return root / f"{slug.lower()}-{size}px-{resize}{kind}-{_fingerprint(datasets, template)[:12]}"
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """The dataset at ``path``: a photo folder (a labels CSV) or a CelebA-format folder or zip."""
+    from trainer.celeba import open_celeba
+    from trainer.photos import is_photo_folder, open_photos
+
+    return open_photos(path) if is_photo_folder(path) else open_celeba(path)
 
 
 # --------------------------------------------------------------------------- the finished cache
@@ -92,8 +141,10 @@ class PreparedData:
     images: np.ndarray  # (N, S, S, 3) uint8 memmap
     names: np.ndarray  # (N,) str
     attribute_names: list[str]
-    labels: np.ndarray  # (N, A) bool
+    labels: np.ndarray  # (N, A) bool (False where unknown)
+    known: np.ndarray  # (N, A) bool
     partition: np.ndarray  # (N,) int8
+    source: np.ndarray  # (N,) int16: which of ``info["sources"]`` each image came from
     usable: np.ndarray  # (N,) bool
     template: Points
     info: dict
@@ -138,6 +189,8 @@ def open_cache(path: str | Path) -> PreparedData:
         size, count = int(info["size"]), int(info["count"])
         with np.load(path / "table.npz", allow_pickle=False) as table:
             names, labels, partition = table["names"], table["labels"], table["partition"]
+            known = table["known"] if "known" in table.files else np.ones_like(labels, dtype=bool)
+            source = table["source"] if "source" in table.files else np.zeros(len(names), np.int16)
         images = np.load(path / "images.npy", mmap_mode="r", allow_pickle=False)
         status = np.fromfile(path / "status.bin", dtype=np.uint8)
         template = validate_template(info["template"], size)
@@ -147,8 +200,8 @@ def open_cache(path: str | Path) -> PreparedData:
         images.shape == (count, size, size, 3)
         and images.dtype == np.uint8
         and names.shape == (count,)
-        and labels.shape == (count, len(info["attribute_names"]))
-        and partition.shape == status.shape == (count,)
+        and labels.shape == known.shape == (count, len(info["attribute_names"]))
+        and partition.shape == status.shape == source.shape == (count,)
     )
     if not shapes_ok:
         raise _damaged(path, "its files disagree on the number of images")
@@ -162,7 +215,9 @@ def open_cache(path: str | Path) -> PreparedData:
         names=names,
         attribute_names=list(info["attribute_names"]),
         labels=labels.astype(bool),
+        known=known.astype(bool),
         partition=partition.astype(np.int8),
+        source=source.astype(np.int16),
         usable=status == DONE,
         template=template,
         info=info,
@@ -172,28 +227,39 @@ def open_cache(path: str | Path) -> PreparedData:
 # --------------------------------------------------------------------------- building
 
 
+#: Turns an image file's bytes into the ``(S, S, 3)`` uint8 crop; raises :class:`BadImage`.
+Preprocess = Callable[[bytes], np.ndarray]
+
+
 class _ChunkWriter:
     """Preprocesses chunks of images and writes them into ``images.npy`` (one per process)."""
 
-    def __init__(self, source: ImageSource, images_path: Path, offset: int, size: int, resize: str) -> None:
-        self.source = source
+    def __init__(
+        self,
+        sources: Sequence[ImageSource],
+        preprocessors: Sequence[Preprocess],
+        images_path: Path,
+        offset: int,
+        size: int,
+    ) -> None:
+        self.sources = list(sources)
+        self.preprocessors = list(preprocessors)
         self.images_path = images_path
         self.offset = offset
         self.size = size
-        self.resize = resize
 
-    def __call__(self, chunk: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
-        """Write the images of ``chunk`` (index, file name); return (index, status, reason) of each."""
+    def __call__(self, chunk: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """Write the images of ``chunk`` (index, source, name); return (index, status, reason) of each."""
         image_bytes = self.size * self.size * 3
         results = []
         with open(self.images_path, "r+b") as file:
-            for index, name in chunk:
+            for index, source, name in chunk:
                 try:
                     try:
-                        data = self.source.read(name)
+                        data = self.sources[source].read(name)
                     except OSError as e:
                         raise BadImage(f"cannot read ({e.strerror or e})") from None
-                    pixels = preprocess_image(data, self.size, self.resize)
+                    pixels = self.preprocessors[source](data)
                 except BadImage as e:
                     results.append((index, UNUSABLE, str(e)))
                     continue
@@ -213,7 +279,7 @@ def _init_worker(writer: _ChunkWriter) -> None:
     _worker = writer
 
 
-def _run_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
+def _run_chunk(chunk: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     assert _worker is not None
     return _worker(chunk)
 
@@ -248,10 +314,46 @@ def _write_json(path: Path, data: dict) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode(), DatasetError)
 
 
-def _create(folder: Path, celeba: CelebA, size: int, plan: dict) -> None:
+@dataclass(frozen=True)
+class _Table:
+    """Every image of one or more datasets, with the union of their attributes (unknown where absent)."""
+
+    names: list[str]
+    source: np.ndarray  # (N,) int16
+    attribute_names: list[str]
+    labels: np.ndarray  # (N, A) bool
+    known: np.ndarray  # (N, A) bool
+    partition: np.ndarray  # (N,) int8
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _table(datasets: list[Dataset]) -> _Table:
+    attributes = list(dict.fromkeys(a for d in datasets for a in d.attribute_names))
+    labels, known = [], []
+    for d in datasets:
+        rows = np.zeros((len(d), len(attributes)), dtype=bool)
+        mask = np.zeros_like(rows)
+        for column, name in enumerate(d.attribute_names):
+            rows[:, attributes.index(name)] = d.labels[:, column]
+            mask[:, attributes.index(name)] = d.known[:, column]
+        labels.append(rows & mask)
+        known.append(mask)
+    return _Table(
+        names=[name for d in datasets for name in d.names],
+        source=np.concatenate([np.full(len(d), i, np.int16) for i, d in enumerate(datasets)]),
+        attribute_names=attributes,
+        labels=np.concatenate(labels),
+        known=np.concatenate(known),
+        partition=np.concatenate([d.partition for d in datasets]).astype(np.int8),
+    )
+
+
+def _create(folder: Path, table: _Table, size: int, plan: dict) -> None:
     """Create the cache files, reserving the disk space of the images up front."""
     _clear(folder)
-    count = len(celeba)
+    count = len(table)
     needed = count * size * size * 3
     free = shutil.disk_usage(folder).free
     if free < needed + (64 << 20):
@@ -262,9 +364,11 @@ def _create(folder: Path, celeba: CelebA, size: int, plan: dict) -> None:
     with open(folder / "table.npz", "wb") as f:
         np.savez(
             f,
-            names=np.asarray(celeba.names),
-            labels=celeba.labels,
-            partition=celeba.partition.astype(np.int8),
+            names=np.asarray(table.names),
+            labels=table.labels,
+            known=table.known,
+            partition=table.partition,
+            source=table.source,
         )
     images = np.lib.format.open_memmap(folder / "images.npy", "w+", np.uint8, (count, size, size, 3))
     offset = images.offset
@@ -288,19 +392,19 @@ def _can_resume(folder: Path, plan: dict, count: int, size: int) -> bool:
         return False
 
 
-def _chunks(todo: np.ndarray, names: list[str], chunk_size: int) -> list[list[tuple[int, str]]]:
+def _chunks(todo: np.ndarray, table: _Table, chunk_size: int) -> list[list[tuple[int, int, str]]]:
     return [
-        [(int(i), names[i]) for i in todo[start : start + chunk_size]]
+        [(int(i), int(table.source[i]), table.names[i]) for i in todo[start : start + chunk_size]]
         for start in range(0, len(todo), chunk_size)
     ]
 
 
 def _run_in_workers(
     writer: _ChunkWriter,
-    chunks: list[list[tuple[int, str]]],
+    chunks: list[list[tuple[int, int, str]]],
     workers: int,
     record: Callable[[list[tuple[int, int, str]]], None],
-) -> list[list[tuple[int, str]]]:
+) -> list[list[tuple[int, int, str]]]:
     """Run ``chunks`` in worker processes; return those left undone if the processes could not run."""
     left = dict(enumerate(chunks))
     context = multiprocessing.get_context("spawn")  # no fork: the caller may have threads (torch)
@@ -322,36 +426,59 @@ def _run_in_workers(
     return list(left.values())
 
 
-def _source_size(celeba: CelebA, status: np.ndarray) -> tuple[int, int]:
-    """Width and height of the first usable image (for the template)."""
-    first = int(np.flatnonzero(status == DONE)[0])
-    with Image.open(io.BytesIO(celeba.layout.images.read(celeba.names[first]))) as image:
-        return image.size
+def _preprocessor(dataset: Dataset, size: int, resize: str, template: str) -> Preprocess:
+    """How ``dataset``'s images become crops: CelebA's paper crop, or a face found and aligned."""
+    if template == "celeba" and isinstance(dataset, CelebA):
+        return functools.partial(preprocess_image, size=size, resize=resize)
+    return AlignToTemplate(template_points(template, size), size)
+
+
+def _template(datasets: list[Dataset], template: str, size: int, table: _Table, status: np.ndarray) -> Points:
+    """The template the cached crops are aligned to."""
+    if template != "celeba":
+        return template_points(template, size)
+    if len(datasets) == 1 and isinstance(datasets[0], CelebA):
+        celeba = datasets[0]
+        first = int(np.flatnonzero(status == DONE)[0])
+        with Image.open(io.BytesIO(celeba.images.read(table.names[first]))) as image:
+            return celeba.template(size, image.size)  # the landmark file's mean, when there is one
+    return default_template(size)
 
 
 def prepare(
-    celeba: CelebA,
+    datasets: Dataset | Sequence[Dataset],
     size: int = 128,
     *,
     resize: str = "auto",
+    template: str = "celeba",
     workers: int | None = None,
     root: str | Path | None = None,
     on_progress: Progress | None = None,
 ) -> PreparedData:
-    """Build (or reuse, or finish) the cache of ``celeba`` at ``size``; return it opened.
+    """Build (or reuse, or finish) the cache of ``datasets`` at ``size``; return it opened.
 
-    ``workers`` processes (default: every core) decode and resize the images;
-    ``on_progress(done, total)`` is called after each chunk. If the build stops
-    for any reason, the images written so far are kept and the next call goes
-    on from there. Warns with :class:`DatasetWarning` about unusable images.
+    ``datasets`` is one dataset or several, combined into one cache (the union
+    of their attributes; a label a dataset lacks is unknown). ``template``
+    (:data:`~fader_studio.core.template.TEMPLATES`) is how faces are framed:
+    ``celeba`` crops CelebA-format images as the paper does and aligns photos
+    to CelebA's template; ``tight`` finds every face and aligns it to the
+    face-tight template. ``workers`` processes (default: every core) decode
+    and resize the images; ``on_progress(done, total)`` is called after each
+    chunk. If the build stops for any reason, the images written so far are
+    kept and the next call goes on from there. Warns with
+    :class:`DatasetWarning` about unusable images.
     """
+    datasets = _as_list(datasets)
+    first = datasets[0].path
     if size not in IMAGE_SIZES:
-        raise DatasetError(celeba.path, f"size must be one of {', '.join(map(str, IMAGE_SIZES))}, not {size}")
+        raise DatasetError(first, f"size must be one of {', '.join(map(str, IMAGE_SIZES))}, not {size}")
+    if template not in TEMPLATES:
+        raise DatasetError(first, f"unknown template {template!r}; choose {' or '.join(TEMPLATES)}")
     try:
         resize = resize_filter(resize, size)
     except ValueError as e:
-        raise DatasetError(celeba.path, str(e)) from None
-    folder = cache_folder(celeba, size, resize, None if root is None else Path(root))
+        raise DatasetError(first, str(e)) from None
+    folder = cache_folder(datasets, size, resize, None if root is None else Path(root), template)
     if (folder / "cache.json").exists():
         try:
             return open_cache(folder)
@@ -362,35 +489,55 @@ def prepare(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DatasetError(folder, f"cannot create the cache folder ({e.strerror or e})") from None
+    table = _table(datasets)
     plan = {
         "format": FORMAT,
         "preprocess_version": PREPROCESS_VERSION,
-        "fingerprint": celeba.fingerprint,
+        "fingerprint": _fingerprint(datasets, template),
         "size": size,
         "resize": resize,
-        "count": len(celeba),
+        "count": len(table),
     }
+    if template != "celeba":
+        plan["template_name"] = template
     started = time.monotonic()
     try:
         with _locked(folder):
-            if not _can_resume(folder, plan, len(celeba), size):
+            if not _can_resume(folder, plan, len(table), size):
                 try:
-                    _create(folder, celeba, size, plan)
+                    _create(folder, table, size, plan)
                 except BaseException:
                     _clear(folder)
                     raise
-            _build(folder, celeba, size, resize, workers, on_progress)
+            writer = _ChunkWriter(
+                [d.images for d in datasets],
+                [_preprocessor(d, size, resize, template) for d in datasets],
+                folder / "images.npy",
+                np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False).offset,
+                size,
+            )
+            _build(folder, table, writer, workers, on_progress)
             status = np.fromfile(folder / "status.bin", dtype=np.uint8)
             if not np.any(status == DONE):
-                raise DatasetError(celeba.path, "none of the images could be used (see the warnings)")
+                raise DatasetError(first, "none of the images could be used (see the warnings)")
             info = {
                 **plan,
-                "source": str(celeba.path),
-                "attribute_names": celeba.attribute_names,
-                "template": celeba.template(size, _source_size(celeba, status)),
+                "source": " + ".join(str(d.path) for d in datasets),
+                "sources": [
+                    {
+                        "path": str(d.path),
+                        "kind": "celeba" if isinstance(d, CelebA) else "photos",
+                        "images": len(d),
+                        "usable": int(np.count_nonzero(status[table.source == i] == DONE)),
+                    }
+                    for i, d in enumerate(datasets)
+                ],
+                "attribute_names": table.attribute_names,
+                "template_name": template,
+                "template": _template(datasets, template, size, table, status),
                 "usable": int(np.count_nonzero(status == DONE)),
                 "unusable": int(np.count_nonzero(status == UNUSABLE)),
-                "split_counts": celeba.split_counts(),
+                "split_counts": {s: int(np.count_nonzero(table.partition == c)) for s, c in SPLITS.items()},
                 "build_seconds": round(time.monotonic() - started, 1),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
@@ -404,10 +551,9 @@ def prepare(
 
 
 def _build(
-    folder: Path, celeba: CelebA, size: int, resize: str, workers: int | None, on_progress: Progress | None
+    folder: Path, table: _Table, writer: _ChunkWriter, workers: int | None, on_progress: Progress | None
 ) -> None:
     """Process every image still to do, marking each chunk in ``status.bin`` once it is on disk."""
-    offset = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False).offset
     status = np.fromfile(folder / "status.bin", dtype=np.uint8)
     todo = np.flatnonzero(status == TODO)
     total = len(status)
@@ -418,10 +564,10 @@ def _build(
         return
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    size = writer.size
     chunk_size = max(1, min(CHUNK_BYTES // (size * size * 3), -(-len(todo) // (4 * workers))))
-    chunks = _chunks(todo, celeba.names, chunk_size)
+    chunks = _chunks(todo, table, chunk_size)
     workers = max(1, min(workers, len(chunks)))
-    writer = _ChunkWriter(celeba.layout.images, folder / "images.npy", offset, size, resize)
     named = int(np.count_nonzero(status == UNUSABLE))
     with (
         open(folder / "status.bin", "r+b") as status_file,
@@ -434,10 +580,10 @@ def _build(
                 status_file.seek(index)
                 status_file.write(bytes((code,)))
                 if code == UNUSABLE:
-                    skipped.write(f"{celeba.names[index]}\t{reason}\n")
+                    skipped.write(f"{table.names[index]}\t{reason}\n")
                     if named < NAMED_WARNINGS:
                         warnings.warn(
-                            f"skipping {celeba.names[index]}: {reason}", DatasetWarning, stacklevel=4
+                            f"skipping {table.names[index]}: {reason}", DatasetWarning, stacklevel=4
                         )
                     named += 1
             status_file.flush()

@@ -419,6 +419,16 @@ class CelebA:
     def __len__(self) -> int:
         return len(self.names)
 
+    @property
+    def images(self) -> ImageSource:
+        """Where the images are read from."""
+        return self.layout.images
+
+    @property
+    def known(self) -> np.ndarray:
+        """``(N, A)`` bool: which labels are known (all of them: CelebA's files have no blanks)."""
+        return np.ones_like(self.labels, dtype=bool)
+
     def split_counts(self) -> dict[str, int]:
         """How many images each split has."""
         return {split: int(np.count_nonzero(self.partition == code)) for split, code in SPLITS.items()}

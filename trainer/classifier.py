@@ -56,7 +56,7 @@ def train_classifier(
     after every step.
     """
     device = torch.device(device)
-    dataset = FaceDataset(data, "train", attributes)
+    dataset = FaceDataset(data, "train", attributes, unknown="keep")
     torch.manual_seed(seed)
     model = FaderModel.create(
         network,
@@ -70,7 +70,7 @@ def train_classifier(
     batches = training_loader(dataset, min(batch_size, len(dataset)), seed=seed)
     for step, (images, labels) in enumerate(itertools.islice(batches, steps)):
         images = flip_some(images.to(device), seed, step)
-        loss = F.binary_cross_entropy_with_logits(classifier(images), labels.to(device))
+        loss = masked_bce(classifier(images), labels.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -79,30 +79,62 @@ def train_classifier(
             raise TrainingError(f"the classifier's training diverged at step {step + 1}; try a lower --lr")
         if on_step is not None:
             on_step(step + 1, steps, value)
-    test, positions = evaluation_images(data, attributes, TEST_IMAGES, split="test")
+    test, positions = evaluation_images(data, attributes, TEST_IMAGES, split="test", unknown="keep")
     model.training = {
         "kind": "classifier",
         "data": str(data.info.get("source", data.path)),
         "steps": steps,
         "batch_size": batch_size,
-        "metrics": {
-            "split": test.split,
-            "accuracy": classifier_accuracy(classifier, test, positions, device),
-        },
+        "metrics": {"split": test.split, **classifier_accuracy(classifier, test, positions, device)},
     }
     return model.to("cpu").eval()
 
 
-def classifier_accuracy(
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy over the known labels only (an unknown label is NaN)."""
+    known = ~labels.isnan()
+    losses = F.binary_cross_entropy_with_logits(logits, labels.nan_to_num(0.5), reduction="none")
+    return (losses * known).sum() / known.sum().clamp(min=1)
+
+
+def classifier_predictions(
     classifier: Classifier, dataset: FaceDataset, positions: np.ndarray, device: torch.device
-) -> dict[str, float]:
-    """The fraction of ``positions`` whose label the classifier gets right, per attribute."""
-    right = torch.zeros(len(dataset.attributes), dtype=torch.long)
+) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's probabilities ``(m, n)`` on ``positions`` and their labels (NaN where unknown)."""
+    probabilities, labels = [], []
     with EvalMode(classifier):
         for start in range(0, len(positions), EVAL_BATCH):
-            images, labels = dataset.__getitems__(positions[start : start + EVAL_BATCH])
-            right += ((classifier(images.to(device)) > 0).cpu() == (labels > 0.5)).sum(0)
-    return {n: round(int(r) / len(positions), 4) for n, r in zip(dataset.attributes, right, strict=True)}
+            images, batch = dataset.__getitems__(positions[start : start + EVAL_BATCH])
+            probabilities.append(torch.sigmoid(classifier(images.to(device))).float().cpu().numpy())
+            labels.append(batch.numpy())
+    return np.concatenate(probabilities), np.concatenate(labels)
+
+
+def accuracy_figures(
+    probabilities: np.ndarray, labels: np.ndarray, names: Sequence[str]
+) -> dict[str, dict[str, float | None]]:
+    """Accuracy and balanced accuracy (the mean of the two classes' accuracies) per attribute.
+
+    Only known labels count (NaN is unknown); ``None`` where an attribute has none.
+    """
+    accuracy: dict[str, float | None] = {}
+    balanced: dict[str, float | None] = {}
+    for i, name in enumerate(names):
+        known = ~np.isnan(labels[:, i])
+        truth, guess = labels[known, i] > 0.5, probabilities[known, i] > 0.5
+        right = guess == truth
+        accuracy[name] = round(float(right.mean()), 4) if known.any() else None
+        classes = [right[truth].mean() for truth in (truth, ~truth) if truth.any()]
+        balanced[name] = round(float(np.mean(classes)), 4) if classes else None
+    return {"accuracy": accuracy, "balanced_accuracy": balanced}
+
+
+def classifier_accuracy(
+    classifier: Classifier, dataset: FaceDataset, positions: np.ndarray, device: torch.device
+) -> dict[str, dict[str, float | None]]:
+    """:func:`accuracy_figures` of the classifier on the known labels of ``positions``."""
+    probabilities, labels = classifier_predictions(classifier, dataset, positions, device)
+    return accuracy_figures(probabilities, labels, dataset.attributes)
 
 
 def classifier_for(model: FaderModel, attributes: Sequence[str], image_size: int) -> Classifier:

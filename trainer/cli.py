@@ -44,9 +44,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "as uint8 in the user cache folder. Runs on all cores, resumes if interrupted, and is reused "
         "by later runs; memory use stays small whatever the dataset size.",
     )
-    prepare.add_argument(
-        "celeba", metavar="CELEBA", type=Path, help="a CelebA folder or img_align_celeba.zip"
-    )
+    _add_datasets_argument(prepare)
     _add_data_arguments(prepare)
     _add_progress_argument(prepare)
     prepare.set_defaults(run=run_prepare)
@@ -75,6 +73,28 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DATASETS_HELP = (
+    "CelebA-format folders (or img_align_celeba.zip) and photo folders (a labels.csv and its photos); "
+    "several are combined into one dataset"
+)
+
+
+def _add_datasets_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("celeba", metavar="DATA", type=Path, nargs="+", help=DATASETS_HELP)
+
+
+def _add_template_argument(parser: argparse.ArgumentParser, default: str | None) -> None:
+    from fader_studio.core.template import TEMPLATES
+
+    parser.add_argument(
+        "--template",
+        choices=TEMPLATES,
+        default=default if default is not None else argparse.SUPPRESS,
+        help="how faces are framed: celeba (face, hair and background, as the paper) or tight "
+        "(forehead to chin, as UTKFace; every face is found and aligned) (default: celeba)",
+    )
+
+
 def _add_progress_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progress",
@@ -98,6 +118,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, size: bool = True) -
             default=DEFAULT_SIZE,
             help=f"image size S of the S×S crops (default: {DEFAULT_SIZE}, as the paper)",
         )
+        _add_template_argument(group, "celeba")
     group.add_argument(
         "--resize",
         choices=RESIZE_CHOICES,
@@ -116,11 +137,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, size: bool = True) -
     )
 
 
-def _data_options(args: argparse.Namespace, celeba: Path):  # noqa: ANN202 (keeps torch out of --help)
+def _data_options(args: argparse.Namespace, datasets: Sequence[Path]):  # noqa: ANN202 (keeps torch out)
     from trainer.train import DataOptions
 
     return DataOptions(
-        celeba=celeba,
+        datasets=tuple(datasets),
         resize=args.resize,
         workers=args.workers,
         cache_dir=args.cache_dir,
@@ -224,7 +245,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         "Multi-GPU: torchrun --nproc-per-node N -m trainer train ...",
         argument_default=argparse.SUPPRESS,
     )
-    train.add_argument("celeba", metavar="CELEBA", type=Path, help="a CelebA folder or img_align_celeba.zip")
+    _add_datasets_argument(train)
     train.add_argument(
         "--attrs",
         dest="attributes",
@@ -243,6 +264,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     _add_progress_argument(train)
     _add_data_arguments(train, size=False)
+    _add_template_argument(train, None)
     train.add_argument(
         "--size",
         dest="image_size",
@@ -410,7 +432,7 @@ def add_classifier_parser(commands: argparse._SubParsersAction) -> None:
         description="Train a classifier of the chosen attributes on the same crops and save it as a "
         "classifier-only .fader file; prints its accuracy on test images.",
     )
-    parser.add_argument("celeba", metavar="CELEBA", type=Path, help="a CelebA folder or img_align_celeba.zip")
+    _add_datasets_argument(parser)
     parser.add_argument(
         "--attrs", dest="attributes", metavar="A,B", type=_names, required=True, help="comma-separated"
     )
@@ -467,9 +489,10 @@ def run_classifier(args: argparse.Namespace) -> int:
     if args.progress == "json":
         events.emit(sys.stdout, "done", path=str(args.out), **metrics)
     else:
-        print(f"saved {args.out}; accuracy on {metrics['split']} images:")
+        print(f"saved {args.out}; accuracy (balanced) on the known labels of {metrics['split']} images:")
         for name, value in metrics["accuracy"].items():
-            print(f"  {name}: {value:.1%}")
+            balanced = metrics["balanced_accuracy"][name]
+            print(f"  {name}: " + ("no known labels" if value is None else f"{value:.1%} ({balanced:.1%})"))
     return 0
 
 
@@ -482,7 +505,10 @@ def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "with a classifier (the model's own or --classifier), swap accuracy per attribute. Prints JSON.",
     )
     parser.add_argument("model", metavar="MODEL", type=Path, help="the .fader model")
-    parser.add_argument("--data", dest="celeba", type=Path, required=True, help="a CelebA folder or zip")
+    parser.add_argument(
+        "--data", dest="celeba", type=Path, nargs="+", required=True, metavar="DATA", help=DATASETS_HELP
+    )
+    _add_template_argument(parser, None)
     parser.add_argument(
         "--classifier", type=Path, default=None, help="a .fader classifier (default: the model's)"
     )
@@ -506,6 +532,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from fader_studio.core.atomic import atomic_write_bytes
     from fader_studio.core.engine import choose_device
     from fader_studio.core.modelfile import load_model
+    from fader_studio.core.template import template_name
     from trainer.evaluation import evaluate_model
 
     device = choose_device(args.device)
@@ -513,6 +540,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     classifier = None if args.classifier is None else load_model(args.classifier)
     progress = ProgressReporter("bar", "prepare", f"prepare {model.image_size}px")
     with _warnings_to(progress, json=False):
+        if getattr(args, "template", None) is None:
+            args.template = template_name(model.template, model.image_size)
         data = _prepared(args, model.image_size, progress)
         metrics = evaluate_model(
             model,
@@ -547,16 +576,21 @@ def add_label_parser(commands: argparse._SubParsersAction) -> None:
         "(Male, Young) are propagated to all of a person's images where their labels agree; the rest are "
         "predicted by a classifier trained on the official labels of the training people, where it is "
         "confident. People are split between train, val and test. label_provenance.json records every "
-        "label's source and the classifier's held-out accuracy; models trained on OUT carry it.",
+        "label's source and the classifier's held-out accuracy; models trained on OUT carry it. "
+        "For a photo folder (a labels.csv), give --classifier: its confident predictions fill the blank "
+        "labels, for attributes whose held-out balanced accuracy is high enough.",
     )
-    parser.add_argument("celeba", metavar="CELEBA", type=Path, help="the partly labelled CelebA folder")
+    parser.add_argument(
+        "celeba", metavar="DATA", type=Path, help="the partly labelled CelebA folder, or a photo folder"
+    )
     parser.add_argument("out", metavar="OUT", type=Path, help="a new folder for the completed dataset")
     parser.add_argument(
         "--attrs",
         dest="attributes",
         type=_names,
-        default=d.attributes,
-        help=f"attributes to label, comma-separated (default: {','.join(d.attributes)})",
+        default=None,
+        help=f"attributes to label, comma-separated (default: {','.join(d.attributes)}; for a photo "
+        "folder, every attribute of the classifier)",
     )
     parser.add_argument(
         "--identities", type=Path, default=None, help="identity file (default: identity_CelebA.txt beside)"
@@ -579,24 +613,80 @@ def add_label_parser(commands: argparse._SubParsersAction) -> None:
         default=d.image_size,
         help="the classifier's image size; give the same --classifier to train (default: %(default)s)",
     )
+    parser.add_argument(
+        "--classifier",
+        type=Path,
+        default=None,
+        help="for a photo folder: the .fader classifier whose predictions fill its blank labels",
+    )
+    parser.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=d.min_accuracy,
+        help="use predictions only for attributes whose held-out balanced accuracy is at least this "
+        "(default: %(default)s)",
+    )
     _add_progress_argument(parser)
     _add_data_arguments(parser, size=False)
     parser.set_defaults(run=run_label)
+
+
+def run_label_photos(args: argparse.Namespace) -> int:
+    """``fader-train label`` of a photo folder: fill its blanks with the classifier's predictions."""
+    from fader_studio.core.engine import choose_device
+    from trainer.photo_labels import label_photos
+
+    if args.classifier is None:
+        raise FaderStudioError(
+            f"{args.celeba} is a photo folder: give the classifier to label it with --classifier"
+        )
+    progress = ProgressReporter(args.progress, "prepare", "find and align faces")
+    with _warnings_to(progress, json=args.progress == "json"):
+        try:
+            result = label_photos(
+                args.celeba,
+                args.out,
+                args.classifier,
+                attributes=args.attributes,
+                threshold=args.threshold,
+                min_accuracy=args.min_accuracy,
+                device=choose_device(args.device),
+                cache_dir=args.cache_dir,
+                workers=args.workers,
+                on_progress=progress,
+            )
+        finally:
+            progress.close()
+    if args.progress == "json":
+        events.emit(sys.stdout, "done", path=str(args.out), **result)
+        return 0
+    print(
+        f"{result['photos']['with_a_face']} of {result['photos']['listed']} photos have a face; "
+        f"labels in {args.out}"
+    )
+    for name, entry in result["attributes"].items():
+        counts = ", ".join(f"{v} {k}" for k, v in entry["images"].items() if v)
+        print(f"  {name}: {counts}" + ("" if entry["predictions_used"] else " (predictions not trusted)"))
+    return 0
 
 
 def run_label(args: argparse.Namespace) -> int:
     """``fader-train label``: write the completed dataset and print where each label came from."""
     from fader_studio.core.engine import choose_device
     from trainer.labels import LabelSettings, label_sample
+    from trainer.photos import is_photo_folder
 
     if not 0.5 <= args.threshold < 1:
         raise FaderStudioError(f"--threshold must be in [0.5, 1), got {args.threshold}")
+    if is_photo_folder(args.celeba):
+        return run_label_photos(args)
     settings = LabelSettings(
-        attributes=args.attributes,
+        attributes=args.attributes or LabelSettings().attributes,
         image_size=args.size,
         steps=args.steps,
         threshold=args.threshold,
         seed=args.seed,
+        min_accuracy=args.min_accuracy,
     )
     progress = ProgressReporter(args.progress, "classifier", "label classifier")
     with _warnings_to(progress, json=args.progress == "json"):
@@ -630,15 +720,15 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def _prepared(args: argparse.Namespace, size: int, progress: ProgressReporter):  # noqa: ANN202
-    """The cache of ``args.celeba`` at ``size`` (built now if needed, with ``progress``)."""
-    from trainer.cache import prepare
-    from trainer.celeba import open_celeba
+    """The cache of the datasets ``args.celeba`` at ``size`` (built now if needed, with ``progress``)."""
+    from trainer.cache import open_dataset, prepare
 
     try:
         return prepare(
-            open_celeba(args.celeba),
+            [open_dataset(path) for path in args.celeba],
             size,
             resize=args.resize,
+            template=args.template,
             workers=args.workers,
             root=args.cache_dir,
             on_progress=progress,

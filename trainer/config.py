@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from fader_studio.core.network import NetworkConfig
+from fader_studio.core.template import TEMPLATES
 from trainer.finetune import check_freeze
 
 #: The settings that are the network's architecture (the fields of :class:`NetworkConfig`).
@@ -39,6 +40,7 @@ class TrainConfig:
 
     attributes: tuple[str, ...] = ()
     image_size: int = NetworkConfig.image_size
+    template: str = "celeba"
     # architecture (NetworkConfig, whose defaults are the paper's)
     n_layers: int = NetworkConfig.n_layers
     first_channels: int = NetworkConfig.first_channels
@@ -106,6 +108,8 @@ class TrainConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.replace('_', '-')} must not be negative")
+        if self.template not in TEMPLATES:
+            raise ValueError(f"template must be {' or '.join(TEMPLATES)}, not {self.template!r}")
         if not 0 <= self.beta1 < 1:
             raise ValueError("beta1 must be in [0, 1)")
         check_freeze(self.freeze, self.network().n_layers)  # and the architecture settings

@@ -25,6 +25,8 @@ from trainer.cache import PreparedData
 from trainer.celeba import DatasetWarning
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+#: How :class:`FaceDataset` treats images with unknown labels.
+UNKNOWN_LABELS = ("drop", "keep", "all")
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -37,16 +39,36 @@ class FaceDataset(Dataset[Batch]):
 
     Items are ``(image (3, S, S) float in [-1, 1], labels (n,) float 0/1)``;
     a ``DataLoader`` fetches whole batches at once through ``__getitems__``.
+    A label may be unknown (a photo folder's blank, or an attribute another
+    source has): with ``unknown="drop"`` (what a Fader model trains on) the
+    images lacking any of ``attributes`` are left out and counted in
+    :attr:`left_out`; with ``"keep"`` (a classifier, which masks its loss) an
+    unknown label is NaN and only images knowing none of them are left out;
+    with ``"all"`` (predicting labels) no image is left out.
     """
 
-    def __init__(self, data: PreparedData, split: str, attributes: Sequence[str]) -> None:
+    def __init__(
+        self, data: PreparedData, split: str, attributes: Sequence[str], *, unknown: str = "drop"
+    ) -> None:
+        if unknown not in UNKNOWN_LABELS:
+            raise ValueError(f"unknown must be one of {', '.join(UNKNOWN_LABELS)}, not {unknown!r}")
         columns = data.attribute_indices(attributes)
-        self.indices = data.split_indices(split)
+        usable = data.split_indices(split)
+        known = data.known[usable][:, columns]
+        enough = {"drop": known.all(axis=1), "keep": known.any(axis=1), "all": np.ones(len(usable), bool)}[
+            unknown
+        ]
+        self.indices = usable[enough]
+        self.left_out = int(len(usable) - len(self.indices))
         if len(self.indices) == 0:
-            raise DatasetError(data.path, f"no usable images in the {split} split")
+            missing = f" with every one of {', '.join(attributes)} known" if len(usable) else ""
+            raise DatasetError(data.path, f"no usable images in the {split} split{missing}")
         self.split = split
         self.attributes = list(attributes)
-        self.labels = torch.from_numpy(data.labels[self.indices][:, columns].astype(np.float32))
+        labels = data.labels[self.indices][:, columns].astype(np.float32)
+        labels[~known[enough]] = np.nan
+        self.labels = torch.from_numpy(labels)
+        self.sources = data.source[self.indices]
         self.image_size = data.size
         self._images_path = data.path / "images.npy"
         self._images: np.ndarray | None = None
@@ -57,7 +79,7 @@ class FaceDataset(Dataset[Batch]):
         (The frequency is the best guess of a face's value without looking at
         it; the app uses it when a model has no classifier.)
         """
-        frequency = self.labels.mean(0).tolist()
+        frequency = self.labels.nanmean(0).tolist()
         return tuple(
             AttributeSpec.for_name(name, default=round(f, 3))
             for name, f in zip(self.attributes, frequency, strict=True)

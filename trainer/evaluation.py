@@ -45,7 +45,7 @@ def spread(items: np.ndarray, count: int) -> np.ndarray:
 
 
 def evaluation_images(
-    data: PreparedData, attributes: Sequence[str], count: int, split: str = "val"
+    data: PreparedData, attributes: Sequence[str], count: int, split: str = "val", *, unknown: str = "drop"
 ) -> tuple[FaceDataset, np.ndarray]:
     """Up to ``count`` images of ``split``, spread over it, as a dataset and positions in it.
 
@@ -59,7 +59,7 @@ def evaluation_images(
                 warnings.warn(
                     f"the dataset has no {split} images; evaluating on {candidate} images", DatasetWarning, 2
                 )
-            dataset = FaceDataset(data, candidate, attributes)
+            dataset = FaceDataset(data, candidate, attributes, unknown=unknown)
             return dataset, spread(np.arange(len(dataset)), count)
     raise ValueError("the dataset has no usable images")
 
@@ -90,29 +90,44 @@ def evaluate(
     dataset: FaceDataset,
     positions: np.ndarray,
     device: torch.device,
+    *,
+    own: Classifier | None = None,
 ) -> dict:
     """Reconstruction MSE and PSNR, and (with a classifier) swap and classifier accuracy per attribute.
 
-    ``classifier`` must predict ``dataset.attributes`` in that order.
+    ``classifier`` (the judge) and ``own`` (the model's classifier, optional)
+    must predict ``dataset.attributes`` in that order. A label the dataset does
+    not know (NaN) is given to the decoder as ``own``'s estimate, as the app
+    sets a fader's starting value (0.5 without ``own``); accuracies count known
+    labels only: attribute *i*'s swap accuracy is the share of the images that
+    know label *i* whose decode with label *i* flipped the judge sees flipped.
     """
     names = dataset.attributes
     squared_error = 0.0
     swaps = torch.zeros(len(names), dtype=torch.long)
     recognised = torch.zeros(len(names), dtype=torch.long)
-    with EvalMode(encoder, decoder, classifier):
+    own_right = torch.zeros(len(names), dtype=torch.long)
+    counted = torch.zeros(len(names), dtype=torch.long)
+    with EvalMode(encoder, decoder, classifier, own):
         for start in range(0, len(positions), EVAL_BATCH):
             images, labels = dataset.__getitems__(positions[start : start + EVAL_BATCH])
             images, labels = images.to(device), labels.to(device)
+            known = ~labels.isnan()
+            guess = (own(images) > 0).float() if own is not None else torch.full_like(labels, 0.5)
+            values = torch.where(known, labels, guess)
             latent = encoder(images)
-            squared_error += float(((decoder(latent, labels) - images) ** 2).mean(dim=(1, 2, 3)).sum())
+            squared_error += float(((decoder(latent, values) - images) ** 2).mean(dim=(1, 2, 3)).sum())
+            counted += known.sum(0).cpu()
+            if own is not None:
+                own_right += (((own(images) > 0) == (labels > 0.5)) & known).sum(0).cpu()
             if classifier is None:
                 continue
-            recognised += ((classifier(images) > 0) == (labels > 0.5)).sum(0).cpu()
+            recognised += (((classifier(images) > 0) == (labels > 0.5)) & known).sum(0).cpu()
             for i in range(len(names)):
-                swapped = labels.clone()
+                swapped = values.clone()
                 swapped[:, i] = 1 - swapped[:, i]
                 took = (classifier(decoder(latent, swapped))[:, i] > 0) == (swapped[:, i] > 0.5)
-                swaps[i] += int(took.sum())
+                swaps[i] += int((took & known[:, i]).sum())
     count = len(positions)
     mse = squared_error / count
     result: dict = {
@@ -121,12 +136,20 @@ def evaluate(
         "recon_mse": round(mse, 6),
         "psnr_db": round(10 * math.log10(4 / mse), 3) if mse > 0 else None,
     }
-    if classifier is not None:
-        result["swap_accuracy"] = {n: round(int(c) / count, 4) for n, c in zip(names, swaps, strict=True)}
-        result["mean_swap_accuracy"] = round(float(swaps.sum()) / (count * len(names)), 4)
-        result["classifier_accuracy"] = {
-            n: round(int(c) / count, 4) for n, c in zip(names, recognised, strict=True)
+
+    def share(hits: torch.Tensor) -> dict[str, float | None]:
+        return {
+            n: round(int(h) / int(k), 4) if k else None for n, h, k in zip(names, hits, counted, strict=True)
         }
+
+    if not bool((counted == count).all()):
+        result["known_labels"] = {n: int(k) for n, k in zip(names, counted, strict=True)}
+    if own is not None:
+        result["own_classifier_accuracy"] = share(own_right)
+    if classifier is not None:
+        result["swap_accuracy"] = share(swaps)
+        result["mean_swap_accuracy"] = round(float(swaps.sum()) / max(int(counted.sum()), 1), 4)
+        result["classifier_accuracy"] = share(recognised)
     return result
 
 
@@ -145,7 +168,7 @@ def sample_grid(
     attributes at the face's own labels). Groups are separated by white gaps.
     """
     images, labels = dataset.__getitems__(positions)
-    images, labels = images.to(device), labels.to(device)
+    images, labels = images.to(device), labels.nan_to_num(0.5).to(device)
     gap = max(2, images.shape[-1] // 32)
     with EvalMode(encoder, decoder):
         latent = encoder(images)
@@ -213,8 +236,16 @@ def evaluate_model(
     names = model.attribute_names
     judge = classifier if classifier is not None else (model if model.classifier is not None else None)
     clf = None if judge is None else classifier_for(judge, names, model.image_size).to(device)
-    dataset, positions = evaluation_images(data, names, images, split)
-    metrics = evaluate(model.encoder, model.decoder, clf, dataset, positions, device)
+    own = None if model.classifier is None else classifier_for(model, names, model.image_size).to(device)
+    dataset, positions = evaluation_images(data, names, images, split, unknown="keep")
+    metrics = evaluate(model.encoder, model.decoder, clf, dataset, positions, device, own=own)
+    if len(data.info.get("sources", [])) > 1:
+        metrics["by_source"] = {}
+        for index, source in enumerate(data.info["sources"]):
+            mine = positions[dataset.sources[positions] == index]
+            if len(mine):
+                figures = evaluate(model.encoder, model.decoder, clf, dataset, mine, device, own=own)
+                metrics["by_source"][source["path"]] = figures
     if samples is not None:
         grid = sample_grid(
             model.encoder, model.decoder, dataset, positions[:SAMPLE_FACES], model.attributes, device

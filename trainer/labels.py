@@ -78,6 +78,7 @@ class LabelSettings:
     steps: int = 1500
     threshold: float = 0.9
     seed: int = 0
+    min_accuracy: float = MIN_BALANCED_ACCURACY
 
 
 def read_provenance(folder: Path) -> dict[str, Any] | None:
@@ -96,6 +97,33 @@ def read_provenance(folder: Path) -> dict[str, Any] | None:
         warnings.warn(f"{path}: not a label record; ignoring it", DatasetWarning, stacklevel=2)
         return None
     return provenance
+
+
+def label_provenance(datasets: Sequence[Any]) -> dict[str, Any] | None:
+    """Where the labels of ``datasets`` (CelebA-format or photo folders) come from, for a model's metadata.
+
+    One dataset: its ``label_provenance.json`` (``None`` without one). Several:
+    each one's record (or its labels counted per attribute as given in its
+    files), keyed by its path.
+    """
+    records = []
+    for dataset in datasets:
+        folder = dataset.path.parent if dataset.path.is_file() else dataset.path
+        if hasattr(dataset, "layout"):
+            folder = dataset.layout.attributes.parent
+        records.append(read_provenance(folder))
+    if len(datasets) == 1:
+        return records[0]
+    sources = {}
+    for dataset, record in zip(datasets, records, strict=True):
+        if record is None:
+            known = dataset.known.sum(0)
+            record = {
+                "kind": "labels as given in the files",
+                "known": {a: int(k) for a, k in zip(dataset.attribute_names, known, strict=True)},
+            }
+        sources[str(dataset.path)] = record
+    return {"kind": "combined datasets", "sources": sources}
 
 
 def parse_identities(path: Path) -> dict[str, int]:
@@ -135,7 +163,11 @@ def split_people(people: Sequence[int], seed: int) -> dict[int, int]:
 
 def link_images(source: Path, folder: Path) -> None:
     """Make ``folder`` show the images of ``source`` (a folder or zip): a link, else a copy."""
-    target = folder / (IMAGE_ZIP if source.is_file() else IMAGE_FOLDER)
+    link_folder(source, folder / (IMAGE_ZIP if source.is_file() else IMAGE_FOLDER))
+
+
+def link_folder(source: Path, target: Path) -> None:
+    """Make ``target`` show ``source`` (a folder or file): a link, else a copy."""
     if target.exists() or target.is_symlink():
         return
     try:
@@ -315,13 +347,18 @@ def _person_values(
 
 
 def _complete(
-    sample: _Sample, attribute: str, column: int, predictions: _Predictions, threshold: float
+    sample: _Sample,
+    attribute: str,
+    column: int,
+    predictions: _Predictions,
+    threshold: float,
+    min_accuracy: float = MIN_BALANCED_ACCURACY,
 ) -> tuple[dict[str, int], dict[str, Any]]:
     """Every image's value of one attribute (-1 where unknown) and the record of where they came from."""
     figures = _held_out_figures(
         predictions.held_out[0][:, column], predictions.held_out[1][:, column], threshold
     )
-    trusted = figures["balanced_accuracy"] >= MIN_BALANCED_ACCURACY
+    trusted = figures["balanced_accuracy"] >= min_accuracy
     per_person = attribute in IDENTITY_ATTRIBUTES
     if per_person:
         by_person, agreement = _person_values(sample, column, predictions, trusted, threshold)
@@ -376,7 +413,7 @@ def label_sample(
         columns, provenance = [], {}
         for column, attribute in enumerate(settings.attributes):
             values, provenance[attribute] = _complete(
-                sample, attribute, column, predictions, settings.threshold
+                sample, attribute, column, predictions, settings.threshold, settings.min_accuracy
             )
             columns.append(values)
         rows = {

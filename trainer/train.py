@@ -46,8 +46,8 @@ from fader_studio.core.engine import device_description
 from fader_studio.core.errors import FaderStudioError, TrainingError, first_line
 from fader_studio.core.imageio import save_image
 from fader_studio.core.modelfile import FaderModel, load_model, save_model
-from trainer.cache import PreparedData, prepare
-from trainer.celeba import open_celeba
+from fader_studio.core.template import template_name
+from trainer.cache import PreparedData, open_dataset, prepare
 from trainer.checkpoints import latest_checkpoint, save_checkpoint
 from trainer.classifier import auto_classifier_steps, classifier_for, train_classifier
 from trainer.config import ARCHITECTURE, TrainConfig
@@ -57,7 +57,7 @@ from trainer.distributed import Distributed, init_distributed
 from trainer.evaluation import evaluate, evaluation_images, sample_grid, spread
 from trainer.fader import LOSS_NAMES, FaderTraining
 from trainer.finetune import expand_model
-from trainer.labels import read_provenance
+from trainer.labels import label_provenance
 from trainer.progress import ProgressReporter
 from trainer.runlog import RunLog
 
@@ -66,7 +66,7 @@ from trainer.runlog import RunLog
 class DataOptions:
     """How the dataset is read: its location and the cache options of ``fader-train prepare``."""
 
-    celeba: Path
+    datasets: tuple[Path, ...]
     resize: str = "auto"
     workers: int | None = None
     cache_dir: Path | None = None
@@ -112,14 +112,15 @@ def resolve_settings(given: dict[str, Any], folder: RunFolder, resume: bool) -> 
                 )
             return config
         if given.get("init_from"):
-            base = load_model(given["init_from"]).config.to_json()
-            clash = [k for k in ARCHITECTURE if k in given and given[k] != base[k]]
+            start = load_model(given["init_from"])
+            base = {**start.config.to_json(), "template": template_name(start.template, start.image_size)}
+            clash = [k for k in (*ARCHITECTURE, "template") if k in given and given[k] != base[k]]
             if clash:
                 raise FaderStudioError(
                     f"--{clash[0].replace('_', '-')} {given[clash[0]]} differs from the model in --init-from "
-                    f"({base[clash[0]]}); fine-tuning keeps the model's architecture"
+                    f"({base[clash[0]]}); fine-tuning keeps the model's architecture and framing"
                 )
-            given = {**given, **{k: base[k] for k in ARCHITECTURE}}
+            given = {**given, **{k: base[k] for k in (*ARCHITECTURE, "template")}}
         return TrainConfig(**given)
     except (ValueError, TypeError) as e:
         raise FaderStudioError(f"bad settings: {e}") from None
@@ -157,6 +158,22 @@ class StopRequest:
                 signal.signal(s, handler)
 
 
+def training_counts(data: PreparedData, dataset: FaceDataset) -> dict[str, Any]:
+    """The training images by source: how many, how many left out, and the positives of each attribute."""
+    sources = data.info.get("sources") or [{"path": data.info.get("source", str(data.path))}]
+    usable = data.split_indices("train")
+    counts: dict[str, Any] = {}
+    for index, source in enumerate(sources):
+        mine = dataset.sources == index
+        labels = dataset.labels[torch.from_numpy(mine)]
+        counts[source["path"]] = {
+            "images": int(mine.sum()),
+            "left_out": int(np.count_nonzero(data.source[usable] == index) - mine.sum()),
+            "positives": {a: int(labels[:, i].sum()) for i, a in enumerate(dataset.attributes)},
+        }
+    return counts
+
+
 class Run:
     """One training run; :meth:`run` does it all."""
 
@@ -188,9 +205,14 @@ class Run:
 
     def _prepare_data(self) -> PreparedData:
         options = self.data_options
-        celeba = open_celeba(options.celeba)
-        self.label_provenance = read_provenance(celeba.layout.attributes.parent)
-        kwargs = dict(resize=options.resize, workers=options.workers, root=options.cache_dir)
+        datasets = [open_dataset(path) for path in options.datasets]
+        self.label_provenance = label_provenance(datasets)
+        kwargs = dict(
+            resize=options.resize,
+            template=self.config.template,
+            workers=options.workers,
+            root=options.cache_dir,
+        )
         if self.dist.is_main:
             progress = ProgressReporter(self.log.mode, "prepare", f"prepare {self.config.image_size}px")
 
@@ -199,12 +221,12 @@ class Run:
                 progress(done, total)
 
             try:
-                data = prepare(celeba, self.config.image_size, on_progress=report, **kwargs)
+                data = prepare(datasets, self.config.image_size, on_progress=report, **kwargs)
             finally:
                 progress.close()
         self.dist.barrier()
         if not self.dist.is_main:
-            data = prepare(celeba, self.config.image_size, **kwargs)
+            data = prepare(datasets, self.config.image_size, **kwargs)
         return data
 
     def _classifier(self, data: PreparedData) -> torch.nn.Module | None:
@@ -241,7 +263,10 @@ class Run:
             save_model(model, self.folder.classifier)
             accuracy = model.training["metrics"]["accuracy"]
             self.log.event("classifier_done", path=str(self.folder.classifier), accuracy=accuracy)
-            self.log.say("classifier accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
+            self.log.say(
+                "classifier accuracy: "
+                + ", ".join(f"{k} {'n/a' if v is None else f'{v:.1%}'}" for k, v in accuracy.items())
+            )
         return classifier_for(model, config.attributes, config.image_size).to(self.device)
 
     def _stop_before_training(self) -> None:
@@ -295,6 +320,12 @@ class Run:
             self.log.open_file(self.folder.events)
         data = self._prepare_data()
         dataset = FaceDataset(data, "train", config.attributes)
+        self.data_counts = training_counts(data, dataset)
+        if dataset.left_out:
+            self.log.say(
+                f"{dataset.left_out} training images lack a label of {', '.join(config.attributes)}; "
+                "leaving them out"
+            )
         if len(dataset) // dist.world_size < config.batch_size:
             raise FaderStudioError(
                 f"{len(dataset)} training images are fewer than one batch of {config.batch_size} "
@@ -332,7 +363,7 @@ class Run:
             step=start,
             config=config.to_json(),
             run=str(self.folder.root),
-            data=str(self.data_options.celeba),
+            data=" + ".join(map(str, self.data_options.datasets)),
             device=device_description(self.device),
             world_size=dist.world_size,
             train_images=len(dataset),
@@ -466,7 +497,7 @@ class Run:
         ae = self.training.autoencoder
         training = {
             "kind": "fader",
-            "data": str(self.data_options.celeba),
+            "data": " + ".join(map(str, self.data_options.datasets)),
             "steps": step,
             "batch_size": self.config.batch_size * self.dist.world_size,
             "metrics": metrics,
@@ -475,6 +506,7 @@ class Run:
         }
         if self.label_provenance is not None:
             training["labels"] = self.label_provenance
+        training["training_images"] = self.data_counts
         model = FaderModel(
             config=self.model.config,
             attributes=self.model.attributes,

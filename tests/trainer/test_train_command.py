@@ -332,7 +332,7 @@ def test_classifier_and_evaluate_commands(
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"saved {clf}; accuracy on test images:\n  Male: ")
+    assert out.startswith(f"saved {clf}; accuracy (balanced) on the known labels of test images:\n  Male: ")
     model = load_model(clf)
     assert model.encoder is None and model.classifier is not None
     assert set(model.training["metrics"]["accuracy"]) == {"Male", "Smiling", "Eyeglasses"}
