@@ -61,6 +61,11 @@ PRESETS = {
 }  # fmt: skip
 #: Faces drawn by "Draw Synthetic Faces" (about a minute on two cores).
 SYNTH_COUNT = 6000
+#: The framing (template) of a new model, as the dialog names them.
+FRAMINGS = {
+    "CelebA: face, hair and background": "celeba",
+    "Face-tight: forehead to chin (UTKFace)": "tight",
+}
 DEVICES = {"Automatic (a GPU if there is one)": "auto", "CPU": "cpu", "CUDA GPU": "cuda", "Apple GPU": "mps"}
 
 
@@ -72,30 +77,36 @@ class DatasetSummary:
     images: int
     splits: dict[str, int]
     positives: dict[str, int]  # attribute → images with it
-    landmarks: bool
+    alignment: str  # how its faces are framed, in words
     warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line for the dialog."""
         splits = ", ".join(f"{n:,} {k}" for k, n in self.splits.items())
-        landmarks = "landmarks" if self.landmarks else "no landmarks (CelebA's mean template)"
-        return f"{self.images:,} images ({splits}), {len(self.positives)} attributes, {landmarks}"
+        return f"{self.images:,} images ({splits}), {len(self.positives)} attributes, {self.alignment}"
 
 
 def check_dataset(path: Path) -> DatasetSummary:
     """Read the dataset at ``path`` as the trainer will; :class:`FaderStudioError` if it cannot be used."""
-    from trainer.celeba import open_celeba
+    from trainer.cache import open_dataset
+    from trainer.celeba import CelebA
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        celeba = open_celeba(path)
-    counts = celeba.labels.sum(axis=0)  # open_celeba refuses a dataset without images
+        dataset = open_dataset(path)
+    counts = dataset.labels.sum(axis=0)  # a dataset without images is refused
+    if not isinstance(dataset, CelebA):
+        alignment = "photos (each face found and aligned)"
+    elif dataset.landmarks is not None:
+        alignment = "landmarks"
+    else:
+        alignment = "no landmarks (CelebA's mean template)"
     return DatasetSummary(
         path=Path(path),
-        images=len(celeba),
-        splits=celeba.split_counts(),
-        positives={name: int(n) for name, n in zip(celeba.attribute_names, counts, strict=True)},
-        landmarks=celeba.landmarks is not None,
+        images=len(dataset),
+        splits=dataset.split_counts(),
+        positives={name: int(n) for name, n in zip(dataset.attribute_names, counts, strict=True)},
+        alignment=alignment,
         warnings=[str(w.message) for w in caught],
     )
 
@@ -147,7 +158,9 @@ class NewRunForm(QWidget):
         self._worker = None
 
         self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("a CelebA folder or img_align_celeba.zip")
+        self.data_edit.setPlaceholderText(
+            "a CelebA folder, img_align_celeba.zip, or photos with a labels.csv"
+        )
         self.data_edit.editingFinished.connect(lambda: self.set_dataset(self.data_edit.text()))
         folder_button = QPushButton("Folder…")
         folder_button.clicked.connect(self._choose_folder)
@@ -176,6 +189,9 @@ class NewRunForm(QWidget):
         self.preset.addItems(PRESETS)
         self.size = QComboBox()
         self.size.addItems([f"{s} px" for s in IMAGE_SIZES])
+        self.framing = QComboBox()
+        for text, name in FRAMINGS.items():
+            self.framing.addItem(text, name)
         self.batch = _spin(2, 4096, 32)
         self.steps = _spin(1, 100_000_000, 3000, 500)
         self.device = QComboBox()
@@ -234,7 +250,8 @@ class NewRunForm(QWidget):
         form = QFormLayout()
         _add_rows(form, [
             ("Dataset", data_row), ("", self.data_status), ("Attributes", self.attributes),
-            ("Preset", self.preset), ("Image size", self.size), ("Batch size", self.batch),
+            ("Preset", self.preset), ("Image size", self.size), ("Framing", self.framing),
+            ("Batch size", self.batch),
             ("Training steps", self.steps), ("Device", self.device), ("Fine-tune from", self.init_from),
             ("", tune_row), ("Save runs in", runs_row), ("Run name", self.run_name),
         ])  # fmt: skip
@@ -440,7 +457,7 @@ class NewRunForm(QWidget):
         ]  # fmt: skip
         model = self.init_from.currentData()
         if model is None:
-            args += ["--size", self.size.currentText().split()[0]]
+            args += ["--size", self.size.currentText().split()[0], "--template", self.framing.currentData()]
         else:
             freeze = ["encoder"] if self.freeze_encoder.isChecked() else []
             freeze += [f"decoder-{self.freeze_decoder.value()}"] if self.freeze_decoder.value() else []

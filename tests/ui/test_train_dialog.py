@@ -16,6 +16,7 @@ from fader_studio.ui.main_window import open_settings
 from fader_studio.ui.train_dialog import TrainDialog
 from fader_studio.ui.train_setup import model_attributes
 from fader_studio.ui.trainer_process import TRAINER_NICENESS
+from tests.trainer.test_photos import write_photo_folder
 from tests.ui.conftest import opened, settle
 from trainer.control import is_running
 from trainer.runs import read_events, summarize
@@ -100,6 +101,24 @@ def test_a_dataset_is_checked_as_soon_as_it_is_chosen(qtbot, synth_celeba: Path,
         assert status.startswith("✗ ") and "\n" not in status, status
         assert form.attributes.count() == 0 and not form.start_button.isEnabled()
     assert "list_attr_celeba.txt" in statuses[no_labels]
+
+
+def test_a_photo_folder_is_a_dataset_and_the_framing_is_the_run_s(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = write_photo_folder(tmp_path / "photos", 4)
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    form = dialog.setup.form
+    with qtbot.waitSignal(form.datasetChecked, timeout=30_000) as checked:
+        form.set_dataset(folder)
+    assert checked.args == [True]
+    assert "6 images" in form.data_status.text() and "each face found and aligned" in form.data_status.text()
+    form.set_attributes(["Male"])
+    assert form.arguments()[:4] == ["train", str(folder), "--attrs", "Male"]
+    arguments = form.arguments()
+    assert arguments[arguments.index("--template") + 1] == "celeba"
+    form.framing.setCurrentIndex(form.framing.findData("tight"))
+    arguments = form.arguments()
+    assert arguments[arguments.index("--template") + 1] == "tight"
 
 
 def test_synthetic_faces_are_drawn_from_the_dialog_and_chosen(qtbot) -> None:  # noqa: ANN001
