@@ -8,17 +8,21 @@ latent-discriminator update and one encoder-decoder update.
 - baseline (the official ``train.py``): float32, contiguous layout, batches
   copied to the device synchronously;
 - ours (``trainer.fader.FaderTraining.step``): autocast (bfloat16 where
-  supported) and channels-last on CUDA, pinned batches copied asynchronously,
-  optionally ``torch.compile``. On the CPU these are off, so both should match.
+  supported, on CUDA and on CPUs with native bfloat16) and channels-last on
+  CUDA, pinned batches copied asynchronously, optionally ``torch.compile``.
 
-    python -m bench.train_step [--device cpu|cuda] [--steps 20] [--batch-size 32] [--compile]
+``--variants`` also times ours without autocast (float32) and with
+channels-last forced on, to show what each choice is worth on this device.
 
-Ends with one JSON line: images_per_s, baseline_images_per_s, device.
+    python -m bench.train_step [--device cpu|cuda] [--size 128] [--steps 20] [--variants] [--compile]
+
+Ends with one JSON line: images_per_s, baseline_images_per_s, device (and variants).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -32,7 +36,7 @@ from fader_studio.core.modelfile import FaderModel
 from fader_studio.core.network import LatentDiscriminator
 from trainer.config import TrainConfig
 from trainer.distributed import Distributed
-from trainer.fader import FaderTraining
+from trainer.fader import FaderTraining, autocast_dtype
 
 ATTRIBUTES = ("Eyeglasses", "Smiling", "Male")
 
@@ -45,6 +49,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32, help="(default 32, the paper's)")
     parser.add_argument("--size", type=int, default=256, help="image size (default 256, the paper's)")
     parser.add_argument("--compile", action="store_true", help="also torch.compile our networks")
+    parser.add_argument(
+        "--variants", action="store_true", help="also time ours in float32 and with channels-last forced on"
+    )
     return parser
 
 
@@ -108,10 +115,14 @@ class OfficialLoop:
 class OurLoop:
     """What ``fader-train train`` runs per step (without its data loader)."""
 
-    def __init__(self, config: TrainConfig, device: torch.device) -> None:
+    def __init__(self, config: TrainConfig, device: torch.device, *, channels_last: bool = False) -> None:
         self.training = FaderTraining(
             config, FaderModel.create(config.network(), config.attributes), Distributed(device=device)
         )
+        if channels_last:  # what the trainer does on CUDA, forced on any device
+            self.training.memory_format = torch.channels_last
+            for module in self.training.networks().values():
+                module.to(memory_format=torch.channels_last)
         self.device = device
         self.pin = device.type == "cuda"
 
@@ -149,8 +160,20 @@ def main(argv: list[str] | None = None) -> dict:
     baseline = images_per_second(OfficialLoop(config, device), batches, args.warmup, args.steps, device)
     print(f"baseline (official-style fp32 loop): {baseline:8.1f} images/s")
     ours = images_per_second(OurLoop(config, device), batches, args.warmup, args.steps, device)
-    amp = "autocast + channels_last" if device.type == "cuda" else "no AMP on the CPU"
+    autocast = autocast_dtype(device)
+    amp = f"autocast {str(autocast).removeprefix('torch.')}" if autocast is not None else "float32"
+    amp += " + channels_last" if device.type == "cuda" else ""
     print(f"ours ({amp}{', compiled' if args.compile else ''}): {ours:8.1f} images/s")
+    variants = {}
+    if args.variants:
+        for name, settings, channels_last in (
+            ("float32", {"amp": False}, False),
+            ("channels_last", {}, True),
+        ):
+            variant = dataclasses.replace(config, **settings)
+            loop = OurLoop(variant, device, channels_last=channels_last)
+            variants[name] = round(images_per_second(loop, batches, args.warmup, args.steps, device), 2)
+            print(f"ours, {name}: {variants[name]:8.1f} images/s")
     print(f"speed-up: {ours / baseline:.2f}×")
     result = {
         "bench": "train_step",
@@ -161,6 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
         "image_size": args.size,
         "batch_size": args.batch_size,
         "compile": args.compile,
+        "autocast": None if autocast is None else str(autocast).removeprefix("torch."),
+        **({"variants": variants} if variants else {}),
         "baseline": "official-style fp32 eager loop, same model and batches",
     }
     print(json.dumps(result))
