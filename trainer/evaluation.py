@@ -10,13 +10,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
@@ -64,6 +66,28 @@ def evaluation_images(
     raise ValueError("the dataset has no usable images")
 
 
+def reframe(
+    images: torch.Tensor, template: Sequence[Sequence[float]], target: Sequence[Sequence[float]], size: int
+) -> torch.Tensor:
+    """``(N, 3, S, S)`` crops aligned to ``template`` warped to ``size``-px crops aligned to ``target``.
+
+    Lets a judge read another framing's crops (a CelebA-framed model judged by
+    a face-tight classifier): the similarity between the two templates, borders
+    reflected as the aligner does.
+    """
+    from fader_studio.core.faces import similarity_matrix
+
+    inverse = similarity_matrix(np.asarray(target), np.asarray(template))  # target pixel → source pixel
+    rotation, shift = inverse[:, :2], inverse[:, 2]
+    source = images.shape[-1]
+    theta = np.empty((2, 3))
+    theta[:, :2] = rotation * size / source
+    theta[:, 2] = (rotation @ np.full(2, size - 1.0) + 2 * shift + 1) / source - 1
+    theta = torch.as_tensor(theta, dtype=images.dtype, device=images.device).expand(len(images), 2, 3)
+    grid = F.affine_grid(theta, [len(images), 3, size, size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
 class EvalMode:
     """Put modules in inference mode and gradients off; restore their modes afterwards."""
 
@@ -92,6 +116,7 @@ def evaluate(
     device: torch.device,
     *,
     own: Classifier | None = None,
+    to_judge: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict:
     """Reconstruction MSE and PSNR, and (with a classifier) swap and classifier accuracy per attribute.
 
@@ -101,7 +126,11 @@ def evaluate(
     sets a fader's starting value (0.5 without ``own``); accuracies count known
     labels only: attribute *i*'s swap accuracy is the share of the images that
     know label *i* whose decode with label *i* flipped the judge sees flipped.
+    ``to_judge`` maps crops to the judge's framing (:func:`reframe`) when it differs.
     """
+    judged = classifier
+    if classifier is not None and to_judge is not None:
+        judged = lambda images: classifier(to_judge(images))  # noqa: E731
     names = dataset.attributes
     squared_error = 0.0
     swaps = torch.zeros(len(names), dtype=torch.long)
@@ -122,11 +151,11 @@ def evaluate(
                 own_right += (((own(images) > 0) == (labels > 0.5)) & known).sum(0).cpu()
             if classifier is None:
                 continue
-            recognised += (((classifier(images) > 0) == (labels > 0.5)) & known).sum(0).cpu()
+            recognised += (((judged(images) > 0) == (labels > 0.5)) & known).sum(0).cpu()
             for i in range(len(names)):
                 swapped = values.clone()
                 swapped[:, i] = 1 - swapped[:, i]
-                took = (classifier(decoder(latent, swapped))[:, i] > 0) == (swapped[:, i] > 0.5)
+                took = (judged(decoder(latent, swapped))[:, i] > 0) == (swapped[:, i] > 0.5)
                 swaps[i] += int((took & known[:, i]).sum())
     count = len(positions)
     mse = squared_error / count
@@ -235,16 +264,22 @@ def evaluate_model(
         raise FaderStudioError(f"the model reads {model.image_size}px images, the data is {data.size}px")
     names = model.attribute_names
     judge = classifier if classifier is not None else (model if model.classifier is not None else None)
-    clf = None if judge is None else classifier_for(judge, names, model.image_size).to(device)
+    clf = None if judge is None else classifier_for(judge, names, judge.image_size).to(device)
     own = None if model.classifier is None else classifier_for(model, names, model.image_size).to(device)
+    to_judge = None
+    if judge is not None and (judge.template != model.template or judge.image_size != model.image_size):
+        to_judge = functools.partial(
+            reframe, template=model.template, target=judge.template, size=judge.image_size
+        )
     dataset, positions = evaluation_images(data, names, images, split, unknown="keep")
-    metrics = evaluate(model.encoder, model.decoder, clf, dataset, positions, device, own=own)
+    options = {"own": own, "to_judge": to_judge}
+    metrics = evaluate(model.encoder, model.decoder, clf, dataset, positions, device, **options)
     if len(data.info.get("sources", [])) > 1:
         metrics["by_source"] = {}
         for index, source in enumerate(data.info["sources"]):
             mine = positions[dataset.sources[positions] == index]
             if len(mine):
-                figures = evaluate(model.encoder, model.decoder, clf, dataset, mine, device, own=own)
+                figures = evaluate(model.encoder, model.decoder, clf, dataset, mine, device, **options)
                 metrics["by_source"][source["path"]] = figures
     if samples is not None:
         grid = sample_grid(
