@@ -10,9 +10,9 @@ from PIL import Image
 from fader_studio import resources
 from fader_studio.core.composite import paste_back
 from fader_studio.core.errors import NoFaceError
-from fader_studio.core.faces import FaceDetector, align_face, find_faces, similarity_matrix
+from fader_studio.core.faces import FaceDetector, align_face, find_faces, similarity_matrix, whole_face
 from fader_studio.core.imageio import load_image, paper_crop
-from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, default_template
+from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, default_template, template_points
 
 SIZE = 128
 TEMPLATE = default_template(SIZE)
@@ -165,3 +165,19 @@ def test_an_aligned_celeba_photo_is_cropped_exactly_as_training_data(
     back = paste_back(image, aligned, aligned.crop)
     assert np.array_equal(back[:20], image[:20]) and np.array_equal(back[199:], image[199:])
     assert np.abs(back.astype(int) - image).mean() < 3
+
+
+def test_a_face_tight_model_gets_an_aligned_celeba_photo_warped_to_its_template(
+    detector: FaceDetector, astronaut: np.ndarray
+) -> None:
+    image = celeba_aligned(astronaut, detector)
+    tight = template_points("tight", SIZE)
+    (aligned,) = find_faces(image, tight, SIZE, detector)
+    assert not aligned.direct
+    moved = cv2.transform(aligned.face.landmarks[None], aligned.matrix)[0]
+    assert np.abs(moved - np.asarray(tight)).max() < 0.05 * SIZE  # its landmarks land on the template
+    whole = whole_face(image, tight, SIZE)
+    assert not whole.direct and whole.crop.shape == (SIZE, SIZE, 3)
+    mean = cv2.transform(np.asarray(CELEBA_MEAN_LANDMARKS, np.float64)[None], whole.matrix)[0]
+    assert np.abs(mean - np.asarray(tight)).max() < 0.02 * SIZE  # CelebA's mean landmarks, on the template
+    assert whole_face(image, TEMPLATE, SIZE).direct
