@@ -204,3 +204,26 @@ def test_label_fills_blanks_with_confident_predictions_only_when_trusted(
         if not trusted:
             assert record["attributes"][name]["images"]["predicted"] == 0
     assert main(["label", str(photo_folder), str(tmp_path / "x")]) == 2  # a photo folder needs --classifier
+
+
+def test_fine_tuning_keeps_the_model_s_framing(
+    synth_celeba: Path, synth_model: Path, tmp_path: Path, capsys
+) -> None:  # noqa: ANN001
+    args = ["train", str(synth_celeba), "--attrs", "Male", "--init-from", str(synth_model)]
+    args += ["--out", str(tmp_path / "run")]
+    assert main([*args, "--template", "tight", "--cache-dir", str(tmp_path)]) == 2
+    assert "--template tight differs from the model in --init-from (celeba)" in capsys.readouterr().err
+
+
+def test_a_cache_written_before_unknown_labels_still_opens(photo_folder: Path, tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DatasetWarning)
+        data = prepare(open_photos(photo_folder), 64, template="tight", workers=1, root=tmp_path)
+    with np.load(data.path / "table.npz") as table:
+        old = {k: table[k] for k in ("names", "labels", "partition")}
+    with open(data.path / "table.npz", "wb") as f:
+        np.savez(f, **old)
+    from trainer.cache import open_cache
+
+    reopened = open_cache(data.path)
+    assert reopened.known.all() and not reopened.source.any()
