@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from fader_studio import __version__
 from fader_studio.core.errors import FaderStudioError
@@ -631,9 +633,34 @@ def add_label_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_label)
 
 
+def _run_labeller(
+    args: argparse.Namespace, progress: ProgressReporter, labeller: Callable[..., dict], **options: Any
+) -> dict | None:
+    """Run ``labeller`` with the data options, ``progress`` and warnings shown; its result to print.
+
+    With ``--progress json`` the result goes out as the ``done`` event instead (and ``None`` comes back).
+    """
+    from fader_studio.core.engine import choose_device
+
+    with _warnings_to(progress, json=args.progress == "json"):
+        try:
+            result = labeller(
+                device=choose_device(args.device),
+                cache_dir=args.cache_dir,
+                workers=args.workers,
+                on_progress=progress,
+                **options,
+            )
+        finally:
+            progress.close()
+    if args.progress == "json":
+        events.emit(sys.stdout, "done", path=str(args.out), **result)
+        return None
+    return result
+
+
 def run_label_photos(args: argparse.Namespace) -> int:
     """``fader-train label`` of a photo folder: fill its blanks with the classifier's predictions."""
-    from fader_studio.core.engine import choose_device
     from trainer.photo_labels import label_photos
 
     if args.classifier is None:
@@ -641,24 +668,14 @@ def run_label_photos(args: argparse.Namespace) -> int:
             f"{args.celeba} is a photo folder: give the classifier to label it with --classifier"
         )
     progress = ProgressReporter(args.progress, "prepare", "find and align faces")
-    with _warnings_to(progress, json=args.progress == "json"):
-        try:
-            result = label_photos(
-                args.celeba,
-                args.out,
-                args.classifier,
-                attributes=args.attributes,
-                threshold=args.threshold,
-                min_accuracy=args.min_accuracy,
-                device=choose_device(args.device),
-                cache_dir=args.cache_dir,
-                workers=args.workers,
-                on_progress=progress,
-            )
-        finally:
-            progress.close()
-    if args.progress == "json":
-        events.emit(sys.stdout, "done", path=str(args.out), **result)
+    result = _run_labeller(
+        args,
+        progress,
+        functools.partial(label_photos, args.celeba, args.out, args.classifier, attributes=args.attributes),
+        threshold=args.threshold,
+        min_accuracy=args.min_accuracy,
+    )
+    if result is None:
         return 0
     print(
         f"{result['photos']['with_a_face']} of {result['photos']['listed']} photos have a face; "
@@ -672,7 +689,6 @@ def run_label_photos(args: argparse.Namespace) -> int:
 
 def run_label(args: argparse.Namespace) -> int:
     """``fader-train label``: write the completed dataset and print where each label came from."""
-    from fader_studio.core.engine import choose_device
     from trainer.labels import LabelSettings, label_sample
     from trainer.photos import is_photo_folder
 
@@ -689,22 +705,13 @@ def run_label(args: argparse.Namespace) -> int:
         min_accuracy=args.min_accuracy,
     )
     progress = ProgressReporter(args.progress, "classifier", "label classifier")
-    with _warnings_to(progress, json=args.progress == "json"):
-        try:
-            result = label_sample(
-                args.celeba,
-                args.out,
-                settings,
-                identities=args.identities,
-                device=choose_device(args.device),
-                cache_dir=args.cache_dir,
-                workers=args.workers,
-                on_progress=progress,
-            )
-        finally:
-            progress.close()
-    if args.progress == "json":
-        events.emit(sys.stdout, "done", path=str(args.out), **result)
+    result = _run_labeller(
+        args,
+        progress,
+        functools.partial(label_sample, args.celeba, args.out, settings),
+        identities=args.identities,
+    )
+    if result is None:
         return 0
     images = result["images"]
     print(f"{images['listed']} images labelled in {args.out} ({images['left_out']} left out)")
