@@ -367,6 +367,7 @@ class Run:
             device=device_description(self.device),
             world_size=dist.world_size,
             train_images=len(dataset),
+            left_out=dataset.left_out,
             eval_images=len(eval_positions),
             steps_per_epoch=steps_per_epoch,
         )

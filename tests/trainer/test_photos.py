@@ -20,6 +20,7 @@ from trainer.celeba import DatasetWarning, open_celeba
 from trainer.cli import main
 from trainer.data import FaceDataset
 from trainer.photos import open_photos
+from trainer.runs import read_events
 
 PHOTOS = 24
 
@@ -163,14 +164,29 @@ def test_train_on_a_photo_folder_stores_the_template(
     photo_folder: Path, synth_celeba: Path, tmp_path: Path
 ) -> None:
     run = tmp_path / "run"
-    args = [str(synth_celeba), str(photo_folder), "--attrs", "Male", "--out", str(run), "--size", "64"]
+    args = [
+        str(synth_celeba),
+        str(photo_folder),
+        "--attrs",
+        "Male,Smiling",
+        "--out",
+        str(run),
+        "--size",
+        "64",
+    ]
     args += ["--template", "tight", "--max-steps", "4", "--eval-every", "4", "--batch-size", "4"]
     args += ["--classifier-steps", "2", "--cache-dir", str(tmp_path / "cache"), "--progress", "json"]
     assert main(["train", *args]) == 0
     model = load_model(run / "last.fader")
     assert model.template == template_points("tight", 64)
+    photos = open_photos(photo_folder)
+    faces = np.array([n not in ("wall.png", "pair.jpg") for n in photos.names])
+    blank = int((faces & (photos.partition == 0) & ~photos.known[:, 1]).sum())  # train photos lacking Smiling
     counts = model.training["training_images"]
     assert set(counts) == {str(synth_celeba), str(photo_folder / "labels.csv")}
+    assert counts[str(photo_folder / "labels.csv")]["left_out"] == blank
+    start = next(e for e in read_events(run / "events.jsonl") if e["event"] == "start")
+    assert start["left_out"] == blank + counts[str(synth_celeba)]["left_out"]
     assert json.loads((run / "config.json").read_text())["template"] == "tight"
 
 
