@@ -1,15 +1,19 @@
 """Make the bundled default model from a finished training run.
 
-    python packaging/make_default_model.py RUN [--model best-swap.fader]
+    python packaging/make_default_model.py RUN [--model best-swap.fader] \
+        [--judge JUDGE.fader --judge-data DATA...]
 
 Takes the run's chosen model (by default its best swap accuracy, as the
 paper selects), measures it on the test people (held out from training and
 from the selection), records where its data and labels came from, its licence
 and how it was trained, and writes ``fader_studio/resources/models/default.fader``
 with float16 weights when that changes no decoded pixel by more than
-``HALF_MAX_PIXEL_ERROR`` (float32 otherwise). Prints what it wrote as JSON.
-The run must come from ``fader-train train`` on a folder made by
-``fader-train label`` (see ``fader_studio/resources/models/LICENSE-model.txt``).
+``HALF_MAX_PIXEL_ERROR`` (float32 otherwise). With ``--judge``, it is also
+measured by that independent classifier on the test images of
+``--judge-data`` (real labels only), per source. Prints what it wrote as JSON.
+The run must come from ``fader-train train`` on datasets made by
+``fader-train label`` or with real labels (see
+``fader_studio/resources/models/LICENSE-model.txt``).
 """
 
 from __future__ import annotations
@@ -29,8 +33,7 @@ sys.path.insert(0, str(ROOT))
 from fader_studio.core.engine import HALF_MAX_PIXEL_ERROR, to_uint8  # noqa: E402
 from fader_studio.core.modelfile import FaderModel, load_model, save_model  # noqa: E402
 from fader_studio.core.paths import BUNDLED_MODEL  # noqa: E402
-from trainer.cache import prepare  # noqa: E402
-from trainer.celeba import open_celeba  # noqa: E402
+from trainer.cache import open_dataset, prepare  # noqa: E402
 from trainer.data import FaceDataset  # noqa: E402
 from trainer.evaluation import evaluate_model  # noqa: E402
 from trainer.labels import read_provenance  # noqa: E402
@@ -38,8 +41,14 @@ from trainer.runs import read_events  # noqa: E402
 
 TARGET = ROOT / "fader_studio" / "resources" / BUNDLED_MODEL
 LICENSE = (
-    "Trained on images of the CelebA dataset (Liu et al., ICCV 2015), which is available for "
-    "non-commercial research purposes only; so are these weights. See LICENSE-model.txt."
+    "Trained on images of the CelebA dataset (Liu et al., ICCV 2015) and of UTKFace (Zhang, Song and Qi, "
+    "CVPR 2017), which are available for non-commercial research purposes only; so are these weights. "
+    "See LICENSE-model.txt."
+)
+DATA = (
+    "shared/celeba-sample (6,000 CelebA images of 200 people, labels completed by fader-train label) "
+    "and shared/utkface (18,312 UTKFace photos: Male and Young from their real gender and age, Smiling "
+    "predicted by the judge where confident), aligned to the face-tight template"
 )
 
 
@@ -71,11 +80,15 @@ def training_record(run: Path, model: FaderModel) -> dict:
         if first_classifier and "classifier_done" in times
         else None,
         "train_minutes": round((times.get("done", times["eval"]) - times["start"]) / 60, 1),
-        **{k: config.get(k) for k in ("lr", "lambda_e", "lambda_schedule", "batch_size", "max_steps")},
+        **{
+            k: config.get(k)
+            for k in ("lr", "lambda_e", "lambda_schedule", "batch_size", "max_steps", "balanced", "template")
+        },
     }
     if "labels" not in record:
         record["labels"] = read_provenance(Path(model.training["data"]))
-    record["data"] = "shared/celeba-sample (6,000 CelebA images of 200 people) with labels completed"
+    record["data_folders"] = record["data"]
+    record["data"] = DATA
     record["license"] = LICENSE
     return record
 
@@ -88,15 +101,33 @@ def main() -> int:
         "--out", type=Path, default=TARGET, help="where to write (default: the bundled model)"
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="the dataset cache the run used")
+    parser.add_argument("--judge", type=Path, default=None, help="an independent classifier (.fader)")
+    parser.add_argument(
+        "--judge-data", type=Path, nargs="+", default=(), help="datasets with real labels for the judge"
+    )
     args = parser.parse_args()
     model = load_model(args.run / args.model)
-    data = prepare(open_celeba(model.training["data"]), model.image_size, root=args.cache_dir)
+    template = json.loads((args.run / "config.json").read_text()).get("template", "celeba")
+    sources = [open_dataset(path) for path in model.training["data"].split(" + ")]
+    data = prepare(sources, model.image_size, template=template, root=args.cache_dir)
     val = FaceDataset(data, "val", model.attribute_names)
     images, _ = val.__getitems__(np.arange(min(64, len(val))))
     error = rounding_error(model, images)
     test = evaluate_model(model, data, split="test", device=torch.device("cpu"))
     model.training = training_record(args.run, model)
     model.training["test_metrics"] = test  # held-out people the selection never looked at
+    if args.judge is not None:
+        judge = load_model(args.judge)
+        real = prepare(
+            [open_dataset(path) for path in args.judge_data], model.image_size, template=template,
+            root=args.cache_dir,
+        )  # fmt: skip
+        judged = evaluate_model(model, real, classifier=judge, split="test", device=torch.device("cpu"))
+        judged["judge"] = {
+            "trained_on": judge.training.get("data"),
+            "held_out": {k: judge.training["metrics"].get(k) for k in ("accuracy", "balanced_accuracy")},
+        }
+        model.training["judged_metrics"] = judged
     half = error <= HALF_MAX_PIXEL_ERROR
     save_model(model, args.out, half=half)
     print(
@@ -109,6 +140,7 @@ def main() -> int:
                 "steps": model.training["steps"],
                 "metrics": model.training["metrics"],
                 "test_metrics": test,
+                "judged_metrics": model.training.get("judged_metrics"),
                 "run": model.training["run"],
             }
         )
