@@ -34,7 +34,7 @@ from .atomic import atomic_write_bytes
 from .attributes import AttributeSpec
 from .errors import ModelFileError, first_line
 from .network import Classifier, Decoder, Encoder, NetworkConfig
-from .template import Points, default_template, validate_template
+from .template import Points, default_template, template_name, validate_template
 
 FORMAT = "fader-studio/1"
 FORMAT_PREFIX = "fader-studio/"
@@ -206,6 +206,7 @@ def model_info(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     model = load_model(path)
     info = model.metadata()
+    info["framing"] = template_name(model.template, model.image_size)
     modules = model.modules()
     info["parts"] = list(modules)
     info["parameters"] = {

@@ -101,6 +101,7 @@ def test_model_info_describes_parts_and_parameters(model_file: Path) -> None:
     assert info["parts"] == ["encoder", "decoder", "classifier"]
     assert [a["name"] for a in info["attributes"]] == list(ATTRIBUTES)
     assert info["parameters"]["encoder"] > 0 and info["file_bytes"] == model_file.stat().st_size
+    assert info["framing"] == "celeba"  # the template of a model made without one
 
 
 def test_saving_into_a_missing_folder_fails_cleanly(tmp_path: Path, model: FaderModel) -> None:
