@@ -73,16 +73,30 @@ def training_record(run: Path, model: FaderModel) -> dict:
     times = {e["event"]: e["time"] for e in events}  # the last of each kind
     first_classifier = next((e["time"] for e in events if e["event"] == "classifier"), None)
     start = next(e for e in reversed(events) if e["event"] == "start")
+    segments, began = [], None  # (start, end) times of each stretch of training, resumptions included
+    for event in events:
+        if event["event"] == "start":
+            began = event["time"]
+        elif event["event"] == "done" and began is not None:
+            segments.append((began, event["time"]))
+            began = None
+    if began is not None:
+        segments.append((began, times["eval"]))
     record = dict(model.training)
     record["run"] = {
         "device": start.get("device"),
+        "segments": [
+            {"from_step": e["step"], "lambda_e": e["config"]["lambda_e"], "lr": e["config"]["lr"]}
+            for e in events
+            if e["event"] == "start"
+        ],
         "classifier_minutes": round((times["classifier_done"] - first_classifier) / 60, 1)
         if first_classifier and "classifier_done" in times
         else None,
-        "train_minutes": round((times.get("done", times["eval"]) - times["start"]) / 60, 1),
+        "train_minutes": round(sum(end - begin for begin, end in segments) / 60, 1),
         **{
             k: config.get(k)
-            for k in ("lr", "lambda_e", "lambda_schedule", "batch_size", "max_steps", "balanced", "template")
+            for k in ("lambda_schedule", "batch_size", "max_steps", "balanced", "template")
         },
     }
     if "labels" not in record:

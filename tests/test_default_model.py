@@ -39,33 +39,39 @@ def test_the_bundled_model_controls_male_smiling_and_young_at_128_px(bundled: Pa
 
 def test_its_metadata_says_how_each_label_was_made_and_measured(bundled: Path) -> None:
     training = load_model(bundled).training
-    assert "non-commercial" in training["license"]
-    labels = training["labels"]
-    assert labels["split"]["by"] == "person"
-    assert labels["images"]["listed"] == sum(labels["split"]["images"].values())
+    assert "non-commercial" in training["license"] and "UTKFace" in training["license"]
+    sources = training["labels"]["sources"].values()
+    celeba = next(v for v in sources if v["kind"].startswith("completed CelebA labels"))
+    photos = next(v for v in sources if v["kind"].startswith("photo folder labels"))
+    assert celeba["split"]["by"] == "person"
     for name in ATTRIBUTES:
-        record = labels["attributes"][name]
+        record = celeba["attributes"][name]
         assert sum(record["images"].values()) == 6000
-        assert record["images"]["official"] == 548
-        assert 0.5 <= record["classifier_held_out"]["accuracy"] <= 1
-    assert labels["attributes"]["Male"]["images"]["propagated"] > 3000
-    assert labels["attributes"]["Smiling"]["images"]["predicted"] > 3000
+        assert record["images"]["official"] == 2009
+    assert photos["attributes"]["Smiling"]["images"]["predicted"] > 10000  # UTKFace has no Smiling labels
+    counts = training["training_images"]
+    assert len(counts) == 2 and sum(c["images"] for c in counts.values()) > 10000
     metrics = training["metrics"]
     assert metrics["split"] == "val" and metrics["psnr_db"] > 20
     assert set(metrics["swap_accuracy"]) == set(ATTRIBUTES)
+    judged = training["judged_metrics"]  # by a classifier trained on real labels only, on held-out images
+    assert len(judged["by_source"]) == 2 and set(judged["swap_accuracy"]) == set(ATTRIBUTES)
     assert training["run"]["device"] and training["run"]["train_minutes"] > 0
+    assert training["run"]["template"] == "tight"
 
 
 def test_the_licence_sits_beside_it(bundled: Path) -> None:
-    text = (bundled.parent / "LICENSE-model.txt").read_text()
-    assert "CelebA" in text and "NON-COMMERCIAL RESEARCH PURPOSES ONLY" in text
+    text = " ".join((bundled.parent / "LICENSE-model.txt").read_text().split())
+    assert "CelebA" in text and "UTKFace" in text
+    assert text.count("NON-COMMERCIAL RESEARCH PURPOSES ONLY") == 2  # each dataset's terms
 
 
 def test_info_without_a_model_describes_the_bundled_one(capsys: pytest.CaptureFixture) -> None:
     assert main(["info"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert [a["name"] for a in info["attributes"]] == list(load_model(paths.bundled_model()).attribute_names)
-    assert info["training"]["labels"]["kind"].startswith("completed CelebA labels")
+    assert info["training"]["labels"]["kind"] == "combined datasets"
+    assert info["framing"] == "tight"  # the face-tight template the app aligns faces to
 
 
 @pytest.mark.parametrize("attribute", ATTRIBUTES)
