@@ -63,6 +63,7 @@ from trainer.celeba import (
     CelebA,
     DatasetWarning,
     ImageSource,
+    count_splits,
     preprocess_image,
 )
 from trainer.photos import AlignToTemplate, PhotoFolder
@@ -537,7 +538,7 @@ def prepare(
                 "template": _template(datasets, template, size, table, status),
                 "usable": int(np.count_nonzero(status == DONE)),
                 "unusable": int(np.count_nonzero(status == UNUSABLE)),
-                "split_counts": {s: int(np.count_nonzero(table.partition == c)) for s, c in SPLITS.items()},
+                "split_counts": count_splits(table.partition),
                 "build_seconds": round(time.monotonic() - started, 1),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }

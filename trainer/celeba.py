@@ -67,6 +67,27 @@ class BadImage(ValueError):
 # --------------------------------------------------------------------------- images
 
 
+@contextlib.contextmanager
+def opened_image(data: bytes, too_large: str) -> Iterator[Image.Image]:
+    """The image file ``data``, opened for the block; :class:`BadImage` for anything unusable.
+
+    That is an image over :data:`MAX_SOURCE_PIXELS` (the message ``too_large``,
+    formatted with its ``width`` and ``height``), or one that cannot be read,
+    also when the block finds out (decoding a truncated file, say).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's notes on odd but readable files
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_SOURCE_PIXELS:
+                    raise BadImage(too_large.format(width=image.width, height=image.height))
+                yield image
+    except BadImage:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise BadImage(f"unreadable image ({e})") from None
+
+
 def preprocess_image(data: bytes, size: int, resize: str = "auto") -> np.ndarray:
     """Decode an aligned face image and return the paper's crop at ``size``: ``(S, S, 3)`` uint8 RGB.
 
@@ -75,23 +96,17 @@ def preprocess_image(data: bytes, size: int, resize: str = "auto") -> np.ndarray
     :func:`fader_studio.core.template.crop_box` for other shapes. Raises
     :class:`BadImage` for anything that is not a complete aligned face image.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # PIL's notes on odd but readable files
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > MAX_SOURCE_PIXELS:
-                    raise BadImage(f"too large for an aligned face ({width}×{height})")
-                if crop_box(width, height) is None:
-                    raise BadImage(
-                        f"not an aligned face image ({width}×{height}; expected 178×218 or square)"
-                    )
-                image.load()
-                return paper_crop(image, size, resize)
-    except BadImage:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise BadImage(f"unreadable image ({e})") from None
+    with opened_image(data, "too large for an aligned face ({width}×{height})") as image:
+        width, height = image.size
+        if crop_box(width, height) is None:
+            raise BadImage(f"not an aligned face image ({width}×{height}; expected 178×218 or square)")
+        image.load()
+        return paper_crop(image, size, resize)
+
+
+def count_splits(partition: np.ndarray) -> dict[str, int]:
+    """How many images each split of ``partition`` (codes of :data:`SPLITS`) has."""
+    return {split: int(np.count_nonzero(partition == code)) for split, code in SPLITS.items()}
 
 
 class FolderImages:
@@ -431,7 +446,7 @@ class CelebA:
 
     def split_counts(self) -> dict[str, int]:
         """How many images each split has."""
-        return {split: int(np.count_nonzero(self.partition == code)) for split, code in SPLITS.items()}
+        return count_splits(self.partition)
 
     def template(self, image_size: int, source_size: tuple[int, int] = (178, 218)) -> Points:
         """The alignment template of an S×S model trained on this dataset, in crop coordinates.

@@ -34,19 +34,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from fader_studio.core.attributes import CELEBA_ATTRIBUTES
 from fader_studio.core.errors import DatasetError
 from fader_studio.core.template import Points
 from trainer.celeba import (
     IMAGE_SUFFIXES,
-    MAX_SOURCE_PIXELS,
     SPLITS,
     BadImage,
     DatasetWarning,
     FolderImages,
     _examples,
+    count_splits,
+    opened_image,
 )
 
 LABELS_FILE = "labels.csv"
@@ -83,7 +83,7 @@ class PhotoFolder:
 
     def split_counts(self) -> dict[str, int]:
         """How many photos each split has."""
-        return {split: int(np.count_nonzero(self.partition == code)) for split, code in SPLITS.items()}
+        return count_splits(self.partition)
 
 
 def _hash_split(key: str) -> int:
@@ -233,17 +233,8 @@ class AlignToTemplate:
     def __call__(self, data: bytes) -> np.ndarray:
         from fader_studio.core.faces import FaceDetector, align_face
 
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with Image.open(io.BytesIO(data)) as image:
-                    if image.width * image.height > MAX_SOURCE_PIXELS:
-                        raise BadImage(f"too large ({image.width}×{image.height}); at most 16 megapixels")
-                    pixels = np.asarray(image.convert("RGB"))
-        except BadImage:
-            raise
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            raise BadImage(f"unreadable image ({e})") from None
+        with opened_image(data, "too large ({width}×{height}); at most 16 megapixels") as image:
+            pixels = np.asarray(image.convert("RGB"))
         if self._detector is None:
             self._detector = FaceDetector()
         faces = self._detector.detect(pixels)
