@@ -97,14 +97,11 @@ def label_photos(
                 counts[a]["unknown"] += 1
         table.append([values[c] for c in header_out])
 
+    given_labels = dataset.labels.numpy()  # the folder's own attributes, NaN where blank
     labels = np.full((len(names), len(attributes)), np.nan, np.float32)
     for i, a in enumerate(attributes):
-        if a in photos.attribute_names:
-            column = photos.attribute_names.index(a)
-            row_of = {n: r for r, n in enumerate(photos.names)}
-            for j, n in enumerate(names):
-                if photos.known[row_of[n], column]:
-                    labels[j, i] = float(photos.labels[row_of[n], column])
+        if a in data.attribute_names:
+            labels[:, i] = given_labels[:, data.attribute_names.index(a)]
     agreement = accuracy_figures(probabilities, labels, attributes)
     record = {
         "kind": "photo folder labels completed by a classifier (fader-train label)",
