@@ -142,13 +142,14 @@ def evaluate(
             images, labels = dataset.__getitems__(positions[start : start + EVAL_BATCH])
             images, labels = images.to(device), labels.to(device)
             known = ~labels.isnan()
-            guess = (own(images) > 0).float() if own is not None else torch.full_like(labels, 0.5)
+            estimate = None if own is None else own(images) > 0
+            guess = torch.full_like(labels, 0.5) if estimate is None else estimate.float()
             values = torch.where(known, labels, guess)
             latent = encoder(images)
             squared_error += float(((decoder(latent, values) - images) ** 2).mean(dim=(1, 2, 3)).sum())
             counted += known.sum(0).cpu()
-            if own is not None:
-                own_right += (((own(images) > 0) == (labels > 0.5)) & known).sum(0).cpu()
+            if estimate is not None:
+                own_right += ((estimate == (labels > 0.5)) & known).sum(0).cpu()
             if classifier is None:
                 continue
             recognised += (((judged(images) > 0) == (labels > 0.5)) & known).sum(0).cpu()
