@@ -19,6 +19,8 @@ from trainer.finetune import check_freeze
 
 #: The settings that are the network's architecture (the fields of :class:`NetworkConfig`).
 ARCHITECTURE = tuple(f.name for f in fields(NetworkConfig) if f.init)
+#: Layers of the PatchGAN discriminator that ``freeze_d`` may freeze (all but its output layer).
+PATCH_FREEZABLE = 3
 #: Settings that may differ between a run and its resumption.
 RESUME_CHANGES = frozenset(
     {
@@ -32,6 +34,19 @@ RESUME_CHANGES = frozenset(
     }
     | {"lr", "lambda_e", "clip_grad"}
 )
+
+
+#: Settings that change when ``init_from`` adds an attribute and the user does not set them
+#: (measured by ``python -m bench.new_fader``): a warm-up that keeps the first steps from
+#: undoing the model, λ_E at full strength within a few hundred steps (the encoder is already
+#: adversarial; the paper's 500,000-step ramp would leave the new attribute in the latent),
+#: discriminators aligned to the model first, and the new attribute in a third of every batch.
+FINETUNE_DEFAULTS: dict[str, Any] = {
+    "warmup_steps": 200,
+    "lambda_e": 1e-3,
+    "lambda_schedule": 500,
+    "align_steps": 300,
+}
 
 
 @dataclass(frozen=True)
@@ -61,9 +76,13 @@ class TrainConfig:
     flip: bool = True
     balanced: bool = False
     seed: int = 0
-    # fine-tuning
+    # fine-tuning (seed 004's recipe for teaching a model a new attribute)
     init_from: str | None = None
     freeze: tuple[str, ...] = ()
+    extended: str | None = None
+    positive_share: float = 1 / 3
+    align_steps: int = 0
+    freeze_d: int = 0
     # classifier for swap accuracy and starting fader values
     classifier: str | None = None
     classifier_steps: int = 0
@@ -99,6 +118,8 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name.replace('_', '-')} must be positive")
         for name in (
+            "align_steps",
+            "freeze_d",
             "max_minutes",
             "lambda_e",
             "lambda_patch",
@@ -113,6 +134,20 @@ class TrainConfig:
         if not 0 <= self.beta1 < 1:
             raise ValueError("beta1 must be in [0, 1)")
         check_freeze(self.freeze, self.network().n_layers)  # and the architecture settings
+        if self.extended is not None and self.extended not in self.attributes:
+            raise ValueError(f"--extended {self.extended} is not one of the trained attributes (--attrs)")
+        if self.extended is not None and self.balanced:
+            raise ValueError("--extended and --balanced each choose the batches; use one")
+        if not 0 < self.positive_share < 1:
+            raise ValueError("positive-share must be between 0 and 1")
+        if self.freeze_d > PATCH_FREEZABLE:
+            raise ValueError(
+                f"freeze-d: the patch discriminator has {PATCH_FREEZABLE} layers that can be frozen"
+            )
+        if self.freeze_d and self.lambda_patch == 0:
+            raise ValueError(
+                "--freeze-d freezes layers of the patch discriminator; turn it on with --lambda-patch"
+            )
 
     def network(self) -> NetworkConfig:
         """The architecture these settings describe."""

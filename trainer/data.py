@@ -171,6 +171,73 @@ class BalancedSampler(Sampler[int]):
         return iter(epoch[self.rank :: self.num_replicas].tolist())
 
 
+class ExtendedSampler(Sampler[int]):
+    """Seed 004's "extended" subset for a rare attribute: a fixed share of every batch has it.
+
+    Every batch of ``batch_size`` holds ``round(share · batch_size)`` images
+    with the attribute (``positive`` True; at least one, and at least one
+    without) and the rest drawn from every other image. Inside each group,
+    images are drawn without replacement until all have been seen, so a few
+    hundred positives are seen again and again while the negatives go round
+    more slowly. An epoch has as many draws as there are images, in whole
+    batches per rank; with ``num_replicas`` > 1 each rank's slice
+    (``epoch[rank::num_replicas]``) is made of whole batches of its own.
+    Call :meth:`set_epoch` at the start of each epoch.
+    """
+
+    def __init__(
+        self,
+        positive: torch.Tensor | np.ndarray,
+        batch_size: int,
+        share: float,
+        *,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        positive = np.asarray(positive) > 0.5
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
+        if batch_size < 2:
+            raise ValueError("an extended batch needs at least 2 images")
+        self.groups = (np.flatnonzero(positive), np.flatnonzero(~positive))
+        if not all(len(g) for g in self.groups):
+            raise ValueError("the extended attribute needs images with it and images without it")
+        self.per_batch = min(batch_size - 1, max(1, round(share * batch_size)))
+        self.batch_size = batch_size
+        self.batches = max(1, len(positive) // (batch_size * num_replicas))  # per rank and epoch
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the draws of ``epoch`` (the same on every rank)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.batches * self.batch_size
+
+    @staticmethod
+    def _draw(group: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+        """``count`` members of ``group``: shuffled whole rounds of it, then part of one."""
+        rounds = -(-count // len(group))
+        return np.concatenate([rng.permutation(group) for _ in range(rounds)])[:count]
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        total = self.batches * self.num_replicas
+        positives = self._draw(self.groups[0], total * self.per_batch, rng)
+        negatives = self._draw(self.groups[1], total * (self.batch_size - self.per_batch), rng)
+        batches = np.concatenate(
+            (positives.reshape(total, -1), negatives.reshape(total, -1)), axis=1
+        )  # (batches of all ranks, batch_size)
+        batches = rng.permuted(batches, axis=1)
+        # rank r's b-th batch is batches[b * R + r]; interleave so that epoch[r::R] is its batches in order
+        layout = batches.reshape(self.batches, self.num_replicas, self.batch_size).transpose(0, 2, 1)
+        return iter(layout.reshape(-1)[self.rank :: self.num_replicas].tolist())
+
+
 class StepBatches(Sampler[list[int]]):
     """The positions of this process's batch for each step from ``start_step`` on, forever.
 
@@ -180,7 +247,10 @@ class StepBatches(Sampler[list[int]]):
     """
 
     def __init__(
-        self, epoch_sampler: BalancedSampler | DistributedSampler, batch_size: int, start_step: int = 0
+        self,
+        epoch_sampler: BalancedSampler | ExtendedSampler | DistributedSampler,
+        batch_size: int,
+        start_step: int = 0,
     ):
         self.sampler = epoch_sampler
         self.batch_size = batch_size
@@ -212,6 +282,8 @@ def training_loader(
     *,
     start_step: int = 0,
     balanced: bool = False,
+    extended: str | None = None,
+    positive_share: float = 1 / 3,
     seed: int = 0,
     num_workers: int = 0,
     num_replicas: int = 1,
@@ -220,13 +292,20 @@ def training_loader(
 ) -> DataLoader:
     """An endless ``DataLoader`` of ``(images, labels)``: the batches of steps ``start_step``, … .
 
-    ``balanced`` draws attribute combinations equally (:class:`BalancedSampler`),
-    otherwise each epoch is a random permutation. With ``num_replicas`` > 1
+    ``balanced`` draws attribute combinations equally (:class:`BalancedSampler`);
+    ``extended`` (an attribute) fills ``positive_share`` of every batch with
+    images that have it (:class:`ExtendedSampler`); otherwise each epoch is a
+    random permutation. With ``num_replicas`` > 1
     (multi-GPU), each ``rank`` gets its own shard of every epoch.
     Deterministic for a ``seed``; ``num_workers`` processes read ahead.
     """
-    epochs: BalancedSampler | DistributedSampler
-    if balanced:
+    epochs: BalancedSampler | ExtendedSampler | DistributedSampler
+    if extended is not None:
+        positive = dataset.labels[:, dataset.attributes.index(extended)]
+        epochs = ExtendedSampler(
+            positive, batch_size, positive_share, seed=seed, num_replicas=num_replicas, rank=rank
+        )
+    elif balanced:
         epochs = BalancedSampler(dataset.labels, seed=seed, num_replicas=num_replicas, rank=rank)
     else:
         epochs = DistributedSampler(dataset, num_replicas=num_replicas, rank=rank, seed=seed, drop_last=True)

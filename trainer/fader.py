@@ -20,7 +20,7 @@ the networks are wrapped in ``DistributedDataParallel``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +105,10 @@ class PatchDiscriminator(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images)
 
+    def first(self, count: int) -> nn.Module:
+        """The first ``count`` convolutions (with their activations): FreezeD's low layers."""
+        return self.layers[: 2 * count]
+
 
 class FaderTraining:
     """The networks, optimisers and gradient scalers of a run, and its training step.
@@ -126,6 +130,8 @@ class FaderTraining:
         self.autoencoder = AutoEncoder(model.encoder, model.decoder)
         self.latent_dis = LatentDiscriminator(model.config, n)
         self.patch_dis = PatchDiscriminator(model.config) if config.lambda_patch > 0 else None
+        #: FreezeD (seed 004): the patch discriminator's first ``freeze_d`` layers, held during training.
+        self.held = [] if self.patch_dis is None else trainable(self.patch_dis.first(config.freeze_d))
         for module in self.networks().values():
             module.to(device, memory_format=self.memory_format)
         self.frozen = frozen_blocks(model, config.freeze)
@@ -162,36 +168,39 @@ class FaderTraining:
             return contextlib.nullcontext()
         return torch.autocast(self.dist.device.type, dtype=self.autocast_dtype)
 
-    def _update(self, name: str, loss: torch.Tensor) -> None:
-        """Backward, unscale, clip, step: the fixed AMP order of torchvision's reference trainer."""
+    def _update(self, name: str, loss: torch.Tensor, hold: Sequence[nn.Parameter] = ()) -> None:
+        """Backward, unscale, clip, step: the fixed AMP order of torchvision's reference trainer.
+
+        The parameters in ``hold`` get no gradient, so Adam leaves them as they are.
+        """
         optimizer, scaler = self.optimizers[name], self.scalers[name]
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
+        for p in hold:
+            p.grad = None
         scaler.unscale_(optimizer)
         nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], self.config.clip_grad)
         scaler.step(optimizer)
         scaler.update()
 
-    def step(self, images: torch.Tensor, labels: torch.Tensor, step: int) -> torch.Tensor:
-        """Train on one batch at ``step``; the losses (:data:`LOSS_NAMES`) as a detached tensor.
-
-        The result stays on the device (no synchronisation); a non-finite
-        value means training diverged.
-        """
-        config = self.config
+    def _set_lr(self, lr: float) -> None:
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
-                group["lr"] = config.lr_at(step)
-        images = images.contiguous(memory_format=self.memory_format)
-        zero = images.new_zeros(())
-        swapped = torch.rand_like(labels).round() if self.patch_dis is not None else None
+                group["lr"] = lr
 
+    def _train_discriminators(
+        self, images: torch.Tensor, labels: torch.Tensor, swapped: torch.Tensor | None, *, hold: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Steps 1 and 2: the latent, and the latent and patch discriminators' losses.
+
+        ``hold`` keeps FreezeD's layers (:attr:`held`) as they are.
+        """
         # 1. the latent discriminator, on latents of the encoder in inference mode
         self.autoencoder.eval()
         self.latent_dis.train()
         with torch.no_grad(), self._autocast():
             latent = self.autoencoder.encoder(images)
-        for _ in range(config.dis_steps):
+        for _ in range(self.config.dis_steps):
             with self._autocast():
                 dis_loss = F.binary_cross_entropy_with_logits(
                     self.wrapped["latent_dis"](latent).float(), labels
@@ -199,7 +208,7 @@ class FaderTraining:
             self._update("latent_dis", dis_loss)
 
         # 2. the optional patch discriminator: real images against edited ones
-        patch_dis_loss = zero
+        patch_dis_loss = images.new_zeros(())
         if self.patch_dis is not None:
             with torch.no_grad(), self._autocast():
                 edited = self.autoencoder.decoder(latent, swapped)
@@ -208,7 +217,38 @@ class FaderTraining:
                 logits = self.wrapped["patch_dis"](torch.cat((images, edited))).float()
             real = torch.full_like(logits[: len(images)], 1 - PATCH_SMOOTHING)
             patch_dis_loss = F.binary_cross_entropy_with_logits(logits, torch.cat((real, 1 - real)))
-            self._update("patch_dis", patch_dis_loss)
+            self._update("patch_dis", patch_dis_loss, self.held if hold else ())
+        return latent, dis_loss, patch_dis_loss
+
+    def align_step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """One step of discriminator alignment (seed 004): only the discriminators learn.
+
+        The fresh latent (and patch) discriminator learns to read the attributes
+        from (and to spot the edits of) the initialised autoencoder, which stays
+        exactly as it is, so that fine-tuning starts against an adversary that
+        knows it. Every discriminator layer learns here, FreezeD's too. The
+        latent and patch discriminator losses, detached.
+        """
+        self._set_lr(self.config.lr)
+        images = images.contiguous(memory_format=self.memory_format)
+        swapped = torch.rand_like(labels).round() if self.patch_dis is not None else None
+        _, dis_loss, patch_dis_loss = self._train_discriminators(images, labels, swapped, hold=False)
+        return torch.stack([dis_loss.detach().float(), patch_dis_loss.detach().float()])
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor, step: int) -> torch.Tensor:
+        """Train on one batch at ``step``; the losses (:data:`LOSS_NAMES`) as a detached tensor.
+
+        FreezeD's layers of the patch discriminator (:attr:`held`) do not move.
+
+        The result stays on the device (no synchronisation); a non-finite
+        value means training diverged.
+        """
+        config = self.config
+        self._set_lr(config.lr_at(step))
+        images = images.contiguous(memory_format=self.memory_format)
+        zero = images.new_zeros(())
+        swapped = torch.rand_like(labels).round() if self.patch_dis is not None else None
+        latent, dis_loss, patch_dis_loss = self._train_discriminators(images, labels, swapped, hold=True)
 
         # 3. the encoder and decoder: reconstruct, and fool the discriminators
         self.autoencoder.train()

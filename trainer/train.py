@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ from fader_studio.core.template import template_name
 from trainer.cache import PreparedData, open_dataset, prepare
 from trainer.checkpoints import latest_checkpoint, save_checkpoint
 from trainer.classifier import auto_classifier_steps, classifier_for, train_classifier
-from trainer.config import ARCHITECTURE, TrainConfig
+from trainer.config import ARCHITECTURE, FINETUNE_DEFAULTS, TrainConfig
 from trainer.control import RunControl, run_lock
 from trainer.data import FaceDataset, flip_some, training_loader
 from trainer.distributed import Distributed, init_distributed
@@ -121,9 +121,25 @@ def resolve_settings(given: dict[str, Any], folder: RunFolder, resume: bool) -> 
                     f"({base[clash[0]]}); fine-tuning keeps the model's architecture and framing"
                 )
             given = {**given, **{k: base[k] for k in (*ARCHITECTURE, "template")}}
+            given = finetune_settings(given, start.attribute_names)
         return TrainConfig(**given)
     except (ValueError, TypeError) as e:
         raise FaderStudioError(f"bad settings: {e}") from None
+
+
+def finetune_settings(given: dict[str, Any], known: Sequence[str]) -> dict[str, Any]:
+    """``given`` plus :data:`FINETUNE_DEFAULTS` where it adds attributes to a model that controls ``known``.
+
+    With one new attribute and no other sampling chosen, batches are extended for it
+    (a third of each batch has it). Settings in ``given`` always win.
+    """
+    new = [a for a in given.get("attributes", ()) if a not in known]
+    if not new:
+        return given
+    settings = {**FINETUNE_DEFAULTS, **given}
+    if len(new) == 1 and "extended" not in given and not given.get("balanced"):
+        settings["extended"] = new[0]
+    return settings
 
 
 def _step_seed(seed: int, step: int, rank: int) -> int:
@@ -343,19 +359,7 @@ class Run:
             atomic_write_bytes(
                 self.folder.config, json.dumps(config.to_json(), indent=1).encode(), error=FaderStudioError
             )
-        cuda = self.device.type == "cuda"
-        workers = self.data_options.loader_workers
-        loader = training_loader(
-            dataset,
-            config.batch_size,
-            start_step=start,
-            balanced=config.balanced,
-            seed=config.seed,
-            num_workers=(min(4, os.cpu_count() or 1) if cuda else 0) if workers is None else workers,
-            num_replicas=dist.world_size,
-            rank=dist.rank,
-            pin_memory=cuda,
-        )
+        loader = self._loader(dataset, start, config.seed)
         steps_per_epoch = loader.batch_sampler.steps_per_epoch
         self.log.event(
             "start",
@@ -371,6 +375,8 @@ class Run:
             eval_images=len(eval_positions),
             steps_per_epoch=steps_per_epoch,
         )
+        if start == 0 and config.align_steps:
+            self._align(dataset)
         self.log.bar_to(start, config.max_steps, "")
         if start >= config.max_steps:
             self.log.say(f"the run is already at step {start} of {config.max_steps}")
@@ -428,6 +434,57 @@ class Run:
                 f"{config.batch_size}; try --batch-size {max(2, config.batch_size // 2)}"
             ) from None
         return self._finish(step, stopped=stopped)
+
+    def _loader(self, dataset: FaceDataset, start: int, seed: int) -> torch.utils.data.DataLoader:
+        """The endless batches of steps ``start``, … (see :func:`training_loader`)."""
+        config = self.config
+        cuda = self.device.type == "cuda"
+        workers = self.data_options.loader_workers
+        return training_loader(
+            dataset,
+            config.batch_size,
+            start_step=start,
+            balanced=config.balanced,
+            extended=config.extended,
+            positive_share=config.positive_share,
+            seed=seed,
+            num_workers=(min(4, os.cpu_count() or 1) if cuda else 0) if workers is None else workers,
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            pin_memory=cuda,
+        )
+
+    def _align(self, dataset: FaceDataset) -> None:
+        """Discriminator alignment before step 0 (seed 004): ``align_steps`` steps of the discriminators only.
+
+        Its batches are drawn with another seed than training's, so the run's
+        own batches are the same with or without it. A stop request ends it
+        like a stop during preparation (nothing is saved; resuming aligns again).
+        """
+        config = self.config
+        batches = iter(self._loader(dataset, 0, config.seed + 1))
+        interval = max(1, config.align_steps // 20)
+        self.log.say(f"aligning the discriminators to the model for {config.align_steps} steps")
+        for step in range(1, config.align_steps + 1):
+            if self.stop.requested:
+                raise KeyboardInterrupt
+            self._stop_before_training()
+            images, labels = next(batches)
+            images = images.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
+            torch.manual_seed(_step_seed(config.seed + 1, step, self.dist.rank))
+            losses = self.training.align_step(images, labels)
+            if step % interval == 0 or step == config.align_steps:
+                values = self.dist.mean(losses).tolist()
+                names = (
+                    ("latent_dis", "patch_dis") if self.training.patch_dis is not None else ("latent_dis",)
+                )
+                shown = {n: round(v, 6) for n, v in zip(names, values, strict=False)}
+                self.log.event("align", step=step, total_steps=config.align_steps, losses=shown)
+                self.log.bar_to(
+                    step, config.align_steps, "aligning " + " ".join(f"{n} {v:.4f}" for n, v in shown.items())
+                )
+        self.log.close_bar()
 
     def _finish(self, step: int, *, stopped: bool) -> dict[str, Any]:
         self._evaluate(step)
