@@ -69,6 +69,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     _add_progress_argument(synth)
     synth.set_defaults(run=run_synth)
     add_train_parser(commands)
+    add_teach_parser(commands)
     add_classifier_parser(commands)
     add_evaluate_parser(commands)
     add_label_parser(commands)
@@ -232,6 +233,156 @@ def _add_architecture_arguments(parser: argparse.ArgumentParser, defaults) -> No
     )
 
 
+def _tuned(name: str) -> str:
+    """The help text's note on a setting's default when ``--init-from`` adds an attribute."""
+    from trainer.config import FINETUNE_DEFAULTS
+
+    return f"{FINETUNE_DEFAULTS[name]:g} when --init-from adds an attribute"
+
+
+def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = True) -> None:  # noqa: ANN001
+    """The settings of :class:`TrainConfig` (``d``) that are not the data or the architecture, as flags.
+
+    ``init_from`` False leaves out ``--init-from`` (``teach`` names the model itself).
+    """
+    from trainer.config import PATCH_FREEZABLE
+
+    opt = parser.add_argument_group("optimisation (the paper's defaults)")
+    opt.add_argument("--batch-size", type=_positive_int, help=f"per process (default: {d.batch_size})")
+    opt.add_argument(
+        "--lr",
+        type=float,
+        help=f"Adam learning rate (default: {d.lr}, the official code's; the paper's text says 0.002)",
+    )
+    opt.add_argument("--beta1", type=float, help=f"Adam β1 (default: {d.beta1})")
+    opt.add_argument("--clip-grad", type=float, help=f"gradient norm clip (default: {d.clip_grad})")
+    opt.add_argument(
+        "--warmup-steps",
+        type=_non_negative_int,
+        help=f"linear learning-rate warm-up (default: {d.warmup_steps}; {_tuned('warmup_steps')})",
+    )
+    opt.add_argument(
+        "--lambda-e",
+        type=float,
+        help=f"weight λ_E of the adversarial loss (default: {d.lambda_e}; {_tuned('lambda_e')})",
+    )
+    opt.add_argument(
+        "--lambda-schedule",
+        type=_non_negative_int,
+        help=f"steps over which λ_E rises from 0 (default: {d.lambda_schedule}; {_tuned('lambda_schedule')})",
+    )
+    opt.add_argument(
+        "--dis-steps", type=_positive_int, help="latent discriminator updates per step (default: 1)"
+    )
+    opt.add_argument(
+        "--lambda-patch",
+        type=float,
+        help="weight of a PatchGAN discriminator in pixel space (default: 0, off)",
+    )
+    opt.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, help="mirror half the images (default: on)"
+    )
+    opt.add_argument(
+        "--balanced",
+        action=argparse.BooleanOptionalAction,
+        help="draw attribute combinations equally (default: off)",
+    )
+    opt.add_argument("--seed", type=int, help="random seed; a CPU run is repeatable (default: 0)")
+
+    tune = parser.add_argument_group("fine-tuning")
+    if init_from:
+        tune.add_argument(
+            "--init-from", metavar="MODEL", help="start from this .fader model (may add attributes)"
+        )
+    tune.add_argument(
+        "--freeze",
+        metavar="PARTS",
+        type=_names,
+        help="parts not to train, comma-separated: encoder, decoder, encoder-N, decoder-N (first N blocks)",
+    )
+    tune.add_argument(
+        "--extended",
+        metavar="ATTR",
+        help="fill --positive-share of every batch with images that have ATTR, the rest with any other "
+        "(seed 004's extended subset, for a rare attribute; default: the new attribute when --init-from "
+        "adds one, else off)",
+    )
+    tune.add_argument(
+        "--positive-share",
+        metavar="SHARE",
+        type=float,
+        help=f"share of each batch with the --extended attribute (default: {d.positive_share:.3g})",
+    )
+    tune.add_argument(
+        "--align-steps",
+        metavar="N",
+        type=_non_negative_int,
+        help="steps that train only the discriminators against the unchanged model before training "
+        f"(default: {d.align_steps}; {_tuned('align_steps')})",
+    )
+    tune.add_argument(
+        "--freeze-d",
+        metavar="N",
+        type=_non_negative_int,
+        help=f"FreezeD: keep the first N of the patch discriminator's layers as aligned "
+        f"(0-{PATCH_FREEZABLE}; needs --lambda-patch; default: {d.freeze_d})",
+    )
+
+    clf = parser.add_argument_group("classifier (swap accuracy; the app's starting fader values)")
+    clf.add_argument("--classifier", metavar="FILE", help="a .fader classifier (default: train one first)")
+    clf.add_argument(
+        "--classifier-steps",
+        type=_positive_int,
+        help="steps of the classifier trained when none is given (default: max-steps, within 100-3000)",
+    )
+
+    run = parser.add_argument_group("run length, evaluation and checkpoints")
+    run.add_argument(
+        "--max-steps", type=_positive_int, help=f"steps to train in all (default: {d.max_steps})"
+    )
+    run.add_argument(
+        "--max-minutes",
+        type=float,
+        help="also stop after this many minutes of training (default: no limit); resumable",
+    )
+    run.add_argument(
+        "--eval-every", type=_positive_int, help=f"steps between evaluations (default: {d.eval_every})"
+    )
+    run.add_argument(
+        "--eval-images", type=_positive_int, help=f"validation images evaluated (default: {d.eval_images})"
+    )
+    run.add_argument(
+        "--sample-faces", type=_positive_int, help=f"faces in sample grids (default: {d.sample_faces})"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        help=f"steps between checkpoints (default: every {d.checkpoint_minutes:g} minutes)",
+    )
+    run.add_argument(
+        "--checkpoint-minutes", type=float, help="minutes between checkpoints without --checkpoint-every"
+    )
+    run.add_argument(
+        "--keep-checkpoints", type=_positive_int, help=f"checkpoints kept (default: {d.keep_checkpoints})"
+    )
+    run.add_argument(
+        "--log-every", type=_positive_int, help=f"steps between step events (default: {d.log_every})"
+    )
+
+    speed = parser.add_argument_group("speed (CUDA)")
+    speed.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        help="mixed precision, bfloat16 where supported (default: on)",
+    )
+    speed.add_argument(
+        "--channels-last", action=argparse.BooleanOptionalAction, help="channels-last layout (default: on)"
+    )
+    speed.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, help="torch.compile the networks (default: off)"
+    )
+
+
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
     """``fader-train train``: every setting of :class:`trainer.config.TrainConfig` as a flag."""
     from fader_studio.core.template import IMAGE_SIZES
@@ -282,110 +433,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     )
     _add_architecture_arguments(train, d)
 
-    opt = train.add_argument_group("optimisation (the paper's defaults)")
-    opt.add_argument("--batch-size", type=_positive_int, help=f"per process (default: {d.batch_size})")
-    opt.add_argument(
-        "--lr",
-        type=float,
-        help=f"Adam learning rate (default: {d.lr}, the official code's; the paper's text says 0.002)",
-    )
-    opt.add_argument("--beta1", type=float, help=f"Adam β1 (default: {d.beta1})")
-    opt.add_argument("--clip-grad", type=float, help=f"gradient norm clip (default: {d.clip_grad})")
-    opt.add_argument(
-        "--warmup-steps",
-        type=_non_negative_int,
-        help="linear learning-rate warm-up, for fine-tuning (default: 0)",
-    )
-    opt.add_argument(
-        "--lambda-e", type=float, help=f"weight λ_E of the adversarial loss (default: {d.lambda_e})"
-    )
-    opt.add_argument(
-        "--lambda-schedule",
-        type=_non_negative_int,
-        help=f"steps over which λ_E rises from 0 (default: {d.lambda_schedule})",
-    )
-    opt.add_argument(
-        "--dis-steps", type=_positive_int, help="latent discriminator updates per step (default: 1)"
-    )
-    opt.add_argument(
-        "--lambda-patch",
-        type=float,
-        help="weight of a PatchGAN discriminator in pixel space (default: 0, off)",
-    )
-    opt.add_argument(
-        "--flip", action=argparse.BooleanOptionalAction, help="mirror half the images (default: on)"
-    )
-    opt.add_argument(
-        "--balanced",
-        action=argparse.BooleanOptionalAction,
-        help="draw attribute combinations equally (default: off)",
-    )
-    opt.add_argument("--seed", type=int, help="random seed; a CPU run is repeatable (default: 0)")
-
-    tune = train.add_argument_group("fine-tuning")
-    tune.add_argument(
-        "--init-from", metavar="MODEL", help="start from this .fader model (may add attributes)"
-    )
-    tune.add_argument(
-        "--freeze",
-        metavar="PARTS",
-        type=_names,
-        help="parts not to train, comma-separated: encoder, decoder, encoder-N, decoder-N (first N blocks)",
-    )
-
-    clf = train.add_argument_group("classifier (swap accuracy; the app's starting fader values)")
-    clf.add_argument("--classifier", metavar="FILE", help="a .fader classifier (default: train one first)")
-    clf.add_argument(
-        "--classifier-steps",
-        type=_positive_int,
-        help="steps of the classifier trained when none is given (default: max-steps, within 100-3000)",
-    )
-
-    run = train.add_argument_group("run length, evaluation and checkpoints")
-    run.add_argument(
-        "--max-steps", type=_positive_int, help=f"steps to train in all (default: {d.max_steps})"
-    )
-    run.add_argument(
-        "--max-minutes",
-        type=float,
-        help="also stop after this many minutes of training (default: no limit); resumable",
-    )
-    run.add_argument(
-        "--eval-every", type=_positive_int, help=f"steps between evaluations (default: {d.eval_every})"
-    )
-    run.add_argument(
-        "--eval-images", type=_positive_int, help=f"validation images evaluated (default: {d.eval_images})"
-    )
-    run.add_argument(
-        "--sample-faces", type=_positive_int, help=f"faces in sample grids (default: {d.sample_faces})"
-    )
-    run.add_argument(
-        "--checkpoint-every",
-        type=_positive_int,
-        help=f"steps between checkpoints (default: every {d.checkpoint_minutes:g} minutes)",
-    )
-    run.add_argument(
-        "--checkpoint-minutes", type=float, help="minutes between checkpoints without --checkpoint-every"
-    )
-    run.add_argument(
-        "--keep-checkpoints", type=_positive_int, help=f"checkpoints kept (default: {d.keep_checkpoints})"
-    )
-    run.add_argument(
-        "--log-every", type=_positive_int, help=f"steps between step events (default: {d.log_every})"
-    )
-
-    speed = train.add_argument_group("speed (CUDA)")
-    speed.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        help="mixed precision, bfloat16 where supported (default: on)",
-    )
-    speed.add_argument(
-        "--channels-last", action=argparse.BooleanOptionalAction, help="channels-last layout (default: on)"
-    )
-    speed.add_argument(
-        "--compile", action=argparse.BooleanOptionalAction, help="torch.compile the networks (default: off)"
-    )
+    _add_run_settings(train, d)
     train.set_defaults(run=run_train)
 
 
@@ -416,6 +464,105 @@ def run_train(args: argparse.Namespace) -> int:
         given,
         args.run_dir,
         _data_options(args, args.celeba),
+        resume=args.resume,
+        progress=args.progress,
+        device=args.device,
+    )
+    return 0
+
+
+def add_teach_parser(commands: argparse._SubParsersAction) -> None:
+    """``fader-train teach``: a new fader for a model, from a folder with it and a folder without it."""
+    from trainer.config import TrainConfig
+    from trainer.examples import FEW_EXAMPLES
+
+    d = TrainConfig(attributes=("Smiling",))
+    teach = commands.add_parser(
+        "teach",
+        help="teach a model a new fader from photos with the attribute and photos without it",
+        description="Add the attribute NAME to MODEL from two folders of photos: one that shows it (--with), "
+        "one that does not (--without); a few hundred faces each are enough to start "
+        f"(fewer than {FEW_EXAMPLES} draws a warning). Each photo's face is found and aligned as the app "
+        "does; the model's own attributes are labelled by its classifier where it is sure. Then "
+        "MODEL is fine-tuned with seed 004's recipe (the new attribute in a third of every batch, "
+        "discriminators aligned first, a warm-up; see the fine-tuning options). The run folder is "
+        "that of `fader-train train`; --resume continues it.",
+        argument_default=argparse.SUPPRESS,
+    )
+    teach.add_argument("model", metavar="MODEL", type=Path, help="the .fader model to add a fader to")
+    teach.add_argument("name", metavar="NAME", help="the new attribute (letters, digits, _; e.g. Eyeglasses)")
+    teach.add_argument(
+        "--with", dest="with_dir", metavar="DIR", type=Path, required=True, help="photos that show NAME"
+    )
+    teach.add_argument(
+        "--without", dest="without_dir", metavar="DIR", type=Path, required=True, help="photos that do not"
+    )
+    teach.add_argument(
+        "--out", dest="run_dir", metavar="RUN", type=Path, required=True, help="the run folder"
+    )
+    teach.add_argument("--resume", action="store_true", default=False, help="continue the run in --out")
+    teach.add_argument(
+        "--confidence",
+        type=float,
+        default=0.9,
+        help="label the model's own attributes where its classifier is at least this sure; the other "
+        "photos are left out (default: %(default)s)",
+    )
+    teach.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    _add_progress_argument(teach)
+    _add_data_arguments(teach, size=False)
+    teach.add_argument(
+        "--loader-workers", type=_non_negative_int, default=None, help="processes reading batches ahead"
+    )
+    _add_run_settings(teach, d, init_from=False)
+    teach.set_defaults(run=run_teach)
+
+
+#: Options of ``teach`` that are neither ``train``'s nor :class:`TrainConfig` settings.
+_TEACH_OPTIONS = {"model", "name", "with_dir", "without_dir", "confidence"}
+
+
+def run_teach(args: argparse.Namespace) -> int:
+    """``fader-train teach``: build the examples dataset (once), then fine-tune with the new attribute."""
+    from fader_studio.core.engine import choose_device
+    from trainer.examples import examples_dataset
+    from trainer.train import train
+
+    if not 0.5 <= args.confidence < 1:
+        raise FaderStudioError(f"--confidence must be in [0.5, 1), got {args.confidence}")
+    given = {k: v for k, v in vars(args).items() if k not in _TRAIN_OPTIONS | _TEACH_OPTIONS}
+    examples = args.run_dir / "examples"
+    progress = ProgressReporter(args.progress, "prepare", "find and align faces")
+    with _warnings_to(progress, json=args.progress == "json"):
+        try:
+            record = examples_dataset(
+                args.name,
+                args.with_dir,
+                args.without_dir,
+                args.model,
+                examples,
+                threshold=args.confidence,
+                device=choose_device(args.device),
+                cache_dir=args.cache_dir,
+                workers=args.workers,
+                on_progress=progress,
+            )
+        finally:
+            progress.close()
+    if args.progress == "json":
+        events.emit(sys.stdout, "examples", **record)
+    elif args.progress != "none":
+        photos = record["photos"]
+        print(f"{photos['with_a_face']} of {photos['listed']} example photos have one face")
+        for name, entry in record["attributes"].items():
+            counts = ", ".join(f"{v} {k}" for k, v in entry["images"].items() if v)
+            print(f"  {name}: {counts}")
+    given["init_from"] = str(args.model.resolve())
+    given["attributes"] = (*record["attributes"], args.name)
+    train(
+        given,
+        args.run_dir,
+        _data_options(args, [examples / "labelled"]),
         resume=args.resume,
         progress=args.progress,
         device=args.device,

@@ -72,7 +72,9 @@ def label_photos(
     classifier = classifier_for(model, attributes, model.image_size).to(device)
     positions = np.arange(len(dataset))
     probabilities, _ = classifier_predictions(classifier, dataset, positions, torch.device(device))
-    held_out = (model.training or {}).get("metrics", {}).get("balanced_accuracy", {})
+    metrics = (model.training or {}).get("metrics", {})
+    # a classifier's own held-out balanced accuracy; a Fader model's classifier has its validation accuracy
+    held_out = metrics.get("balanced_accuracy") or metrics.get("classifier_accuracy") or {}
     names = data.names[dataset.indices].tolist()
     predicted = dict(zip(names, probabilities, strict=True))
 
@@ -107,6 +109,10 @@ def label_photos(
         "kind": "photo folder labels completed by a classifier (fader-train label)",
         "source": str(photos.path),
         "photos": {"listed": len(rows), "with_a_face": len(names)},
+        "faces_by_given_label": {  # of the folder's own attributes: photos with a face, by label
+            a: {"1": int((given_labels[:, i] == 1).sum()), "0": int((given_labels[:, i] == 0).sum())}
+            for i, a in enumerate(data.attribute_names)
+        },
         "threshold": threshold,
         "min_balanced_accuracy": min_accuracy,
         "classifier": {

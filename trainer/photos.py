@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,6 +49,9 @@ from trainer.celeba import (
     count_splits,
     opened_image,
 )
+
+if TYPE_CHECKING:  # the detector loads OpenCV's DNN module; a worker imports it on first use
+    from fader_studio.core.faces import Face, FaceDetector
 
 LABELS_FILE = "labels.csv"
 FILE_COLUMN, SPLIT_COLUMN, PERSON_COLUMN = "file", "split", "person"
@@ -233,13 +237,23 @@ class AlignToTemplate:
     def __call__(self, data: bytes) -> np.ndarray:
         from fader_studio.core.faces import FaceDetector, align_face
 
-        with opened_image(data, "too large ({width}×{height}); at most 16 megapixels") as image:
-            pixels = np.asarray(image.convert("RGB"))
         if self._detector is None:
             self._detector = FaceDetector()
-        faces = self._detector.detect(pixels)
-        if not faces:
-            raise BadImage("no face found")
-        if len(faces) > 1 and faces[1].area >= SIMILAR_FACE_AREA * faces[0].area:
-            raise BadImage(f"{len(faces)} faces of similar size; which one is labelled is unclear")
-        return align_face(pixels, faces[0], self.template, self.size).crop
+        pixels, face = usable_face(data, self._detector)
+        return align_face(pixels, face, self.template, self.size).crop
+
+
+def usable_face(data: bytes, detector: FaceDetector) -> tuple[np.ndarray, Face]:
+    """A photo's RGB pixels and its one face, found by ``detector``.
+
+    Raises :class:`BadImage` for an unreadable photo, one without a face, or
+    one with several faces of similar size (which one is meant is unclear).
+    """
+    with opened_image(data, "too large ({width}×{height}); at most 16 megapixels") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    faces = detector.detect(pixels)
+    if not faces:
+        raise BadImage("no face found")
+    if len(faces) > 1 and faces[1].area >= SIMILAR_FACE_AREA * faces[0].area:
+        raise BadImage(f"{len(faces)} faces of similar size; which one is labelled is unclear")
+    return pixels, faces[0]
