@@ -94,10 +94,7 @@ def training_record(run: Path, model: FaderModel) -> dict:
         if first_classifier and "classifier_done" in times
         else None,
         "train_minutes": round(sum(end - begin for begin, end in segments) / 60, 1),
-        **{
-            k: config.get(k)
-            for k in ("lambda_schedule", "batch_size", "max_steps", "balanced", "template")
-        },
+        **{k: config.get(k) for k in ("lambda_schedule", "batch_size", "max_steps", "balanced", "template")},
     }
     if "labels" not in record:
         record["labels"] = read_provenance(Path(model.training["data"]))

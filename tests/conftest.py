@@ -133,3 +133,46 @@ def console_script(name: str) -> str:
         if candidate.exists():
             return str(candidate)
     raise FileNotFoundError(f"console script {name} is not installed beside {sys.executable}")
+
+
+# ---------------------------------------------------------------- teaching a new fader
+
+
+def write_faces(folder: Path, count: int, glasses: bool, seed: int) -> Path:
+    """``count`` drawn faces as photos (with or without glasses, the rest random), and one without a face."""
+    from PIL import Image
+
+    from trainer.synth import draw_face
+
+    rng = np.random.default_rng(seed)
+    (folder / "sub").mkdir(parents=True)
+    for i in range(count):
+        labels = {"Eyeglasses": glasses, "Smiling": rng.random() < 0.5, "Male": rng.random() < 0.5}
+        labels |= {"Blond_Hair": False, "Young": True}
+        pixels, _ = draw_face(labels, rng)
+        Image.fromarray(pixels).save(folder / ("sub" if i % 4 == 0 else ".") / f"f{i:03d}.jpg", quality=92)
+    Image.fromarray(np.full((120, 120, 3), 90, np.uint8)).save(folder / "wall.png")
+    (folder / "notes.txt").write_text("not a photo")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def example_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two folders of 40 drawn faces each (and a photo without a face): with glasses, and without."""
+    root = tmp_path_factory.mktemp("examples")
+    return write_faces(root / "with", 40, True, 1), write_faces(root / "without", 40, False, 2)
+
+
+@pytest.fixture(scope="session")
+def base_model(synth_celeba: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 64-px Male model whose classifier is good enough to label the examples (Smiling is not, so soon)."""
+    from trainer.cli import main
+
+    run = tmp_path_factory.mktemp("base") / "run"
+    args = ["train", str(synth_celeba), "--attrs", "Male", "--out", str(run), "--size", "64",
+            "--first-channels", "4", "--max-channels", "16", "--hidden", "16", "--batch-size", "8",
+            "--max-steps", "20", "--eval-every", "20", "--eval-images", "12", "--sample-faces", "2",
+            "--classifier-steps", "400", "--lr", "0.001", "--device", "cpu", "--progress", "none",
+            "--cache-dir", str(run.parent / "cache")]  # fmt: skip
+    assert main(args) == 0
+    return run / "last.fader"

@@ -303,9 +303,10 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     tune.add_argument(
         "--extended",
         metavar="ATTR",
+        type=lambda text: None if text.lower() == "none" else text,
         help="fill --positive-share of every batch with images that have ATTR, the rest with any other "
         "(seed 004's extended subset, for a rare attribute; default: the new attribute when --init-from "
-        "adds one, else off)",
+        "adds one, else none)",
     )
     tune.add_argument(
         "--positive-share",

@@ -17,7 +17,7 @@ import io
 import re
 import shutil
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,13 +67,12 @@ class FaceCount:
     unusable: list[str]
 
 
-def count_faces(
-    folder: Path,
-    *,
-    on_progress: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> FaceCount:
-    """Find the one face of each photo in ``folder`` as training would (:class:`AlignToTemplate`'s rules)."""
+def counting_faces(folder: Path) -> Generator[tuple[int, int], None, FaceCount]:
+    """Find the one face of each photo in ``folder`` as training would; yields (done, total) per photo.
+
+    Returns (as the generator's value) the :class:`FaceCount`: a photo counts
+    when :func:`~trainer.photos.usable_face` accepts it.
+    """
     from fader_studio.core.faces import FaceDetector
     from trainer.celeba import BadImage
     from trainer.photos import usable_face
@@ -82,15 +81,24 @@ def count_faces(
     detector = FaceDetector()
     unusable = []
     for done, name in enumerate(names, 1):
-        if should_stop is not None and should_stop():
-            raise KeyboardInterrupt
         try:
             usable_face((folder / name).read_bytes(), detector)
         except (BadImage, OSError):
             unusable.append(name)
-        if on_progress is not None:
-            on_progress(done, len(names))
+        yield done, len(names)
     return FaceCount(len(names), len(names) - len(unusable), unusable)
+
+
+def count_faces(folder: Path, *, on_progress: Callable[[int, int], None] | None = None) -> FaceCount:
+    """:func:`counting_faces` run to its end, reporting each step to ``on_progress``."""
+    steps = counting_faces(folder)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as end:
+            return end.value
+        if on_progress is not None:
+            on_progress(done, total)
 
 
 def write_examples(name: str, with_dir: Path, without_dir: Path, out: Path) -> Path:

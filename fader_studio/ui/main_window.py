@@ -229,6 +229,11 @@ class MainWindow(QMainWindow):
         self.train_action = self._action(
             "&Train a Model…", self.show_train_dialog, "Ctrl+Shift+T", "Train or fine-tune a model on CelebA"
         )
+        self.teach_action = self._action(
+            "Teach a &New Fader…",
+            self.show_teach_dialog,
+            tip="Add a fader to a model from a folder of photos with the attribute and one without",
+        )
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self._shortcuts, keys.HelpContents)
         self.about_action = self._action("&About Fader Studio", self._about)
 
@@ -255,7 +260,7 @@ class MainWindow(QMainWindow):
         self.model_menu.aboutToShow.connect(self._update_model_menu)
         self._update_model_menu()
         tools_menu = bar.addMenu("&Tools")
-        tools_menu.addAction(self.train_action)
+        tools_menu.addActions([self.train_action, self.teach_action])
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts_action, self.about_action])
 
@@ -676,6 +681,13 @@ class MainWindow(QMainWindow):
         self.train_dialog.raise_()
         self.train_dialog.activateWindow()
         return self.train_dialog
+
+    @Slot()
+    def show_teach_dialog(self) -> TrainDialog:
+        """Tools → Teach a New Fader: the Train dialog's teach tab, with the open model chosen."""
+        dialog = self.show_train_dialog()
+        dialog.show_teaching(None if self.model is None else self.model.path)
+        return dialog
 
     @Slot(str)
     def _open_trained(self, path: str) -> None:

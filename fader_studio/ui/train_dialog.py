@@ -54,6 +54,8 @@ class TrainDialog(QDialog):
         self.stop_box: QMessageBox | None = None
 
         self.setup.form.startRequested.connect(self.start_run)
+        self.setup.teach.startRequested.connect(self.start_teaching)
+        self.open_when_done = False  # a taught model opens in the editor when its run finishes
         self.setup.runs.resumeRequested.connect(self.resume_run)
         self.setup.runs.watchRequested.connect(self.watch_run)
         self.setup.runs.openModel.connect(self.openModel)
@@ -74,6 +76,20 @@ class TrainDialog(QDialog):
         """Start ``fader-train ARGUMENTS`` training a new run in ``run_dir``."""
         self._launch(run_dir, arguments)
 
+    @Slot(list, Path)
+    def start_teaching(self, arguments: list[str], run_dir: Path) -> None:
+        """Start ``fader-train teach ARGUMENTS`` in ``run_dir``; its model opens when it finishes."""
+        if not self.training():
+            self._launch(run_dir, arguments)
+            self.open_when_done = True
+
+    def show_teaching(self, model: str | Path | None = None) -> None:
+        """Show the "Teach a New Fader" tab (with ``model`` chosen), unless a run is being watched."""
+        self.setup.teach.refresh_models(model)
+        if not self.training():
+            self.pages.setCurrentWidget(self.setup)
+            self.setup.setCurrentWidget(self.setup.teach)
+
     @Slot(object)
     def resume_run(self, run: RunSummary) -> None:
         """Go on training ``run`` from its newest checkpoint, on the dataset it was trained on."""
@@ -90,6 +106,7 @@ class TrainDialog(QDialog):
     def _launch(self, run_dir: Path, arguments: list[str]) -> None:
         if self.training():
             return
+        self.open_when_done = False
         self._show_run(run_dir)
         self.progress.add_log("fader-train " + " ".join(arguments))
         self.process.start(arguments)
@@ -188,6 +205,9 @@ class TrainDialog(QDialog):
                 shutil.copyfile(result, self.installed)
                 self.modelInstalled.emit(str(self.installed))
                 message = f"The best model is installed as “{self.installed.stem}” in the Model menu."
+                if self.open_when_done:
+                    self.openModel.emit(str(self.installed))
+                    message += " It is open in the editor."
         self.progress.show_end(state, message)
         self._set_buttons(running=False, summary=summary)
 

@@ -185,6 +185,18 @@ class ProgressPage(QWidget):
             else:
                 self.phase.setText("Training the attribute classifier (it measures the edits)")
                 self.stats.setText(f"Step {done:,} of {total:,} · loss {event.get('loss', 0):.3f}")
+        elif kind == "examples":
+            photos = event.get("photos", {})
+            self.add_log(
+                f"{photos.get('with_a_face', 0):,} of {photos.get('listed', 0):,} example photos have one "
+                "clear face; the model's classifier labelled its own attributes where it was sure"
+            )
+        elif kind == "align":
+            done, total = event.get("step", 0), event.get("total_steps", 0)
+            self.bar.setRange(0, max(1, total))
+            self.bar.setValue(done)
+            self.phase.setText("Aligning the discriminators to the model before it learns")
+            self.stats.setText(f"Step {done:,} of {total:,}")
         elif kind == "classifier_done":
             accuracy = ", ".join(f"{k} {v:.1%}" for k, v in event.get("accuracy", {}).items())
             self.add_log(f"Classifier accuracy on held-out images: {accuracy}")

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from fader_studio.core.errors import FaderStudioError
 from fader_studio.core.modelfile import load_model
@@ -17,9 +16,6 @@ from trainer.cli import main
 from trainer.data import ExtendedSampler, StepBatches
 from trainer.examples import check_attribute_name, count_faces, photo_files
 from trainer.runs import read_events
-from trainer.synth import draw_face
-
-SMALL = ["--first-channels", "4", "--max-channels", "16", "--hidden", "16", "--batch-size", "8"]
 
 
 @pytest.mark.parametrize(("replicas", "share", "wanted"), [(1, 1 / 3, 4), (2, 1 / 3, 4), (1, 0.5, 6)])
@@ -88,38 +84,6 @@ def test_a_new_attribute_needs_a_fresh_plain_name(name: str) -> None:
 
 
 # ---------------------------------------------------------------- teach, end to end
-
-
-def write_faces(folder: Path, count: int, glasses: bool, seed: int) -> Path:
-    """``count`` drawn faces as photos (with or without glasses, the rest random), and one without a face."""
-    rng = np.random.default_rng(seed)
-    (folder / "sub").mkdir(parents=True)
-    for i in range(count):
-        labels = {"Eyeglasses": glasses, "Smiling": rng.random() < 0.5, "Male": rng.random() < 0.5}
-        labels |= {"Blond_Hair": False, "Young": True}
-        pixels, _ = draw_face(labels, rng)
-        Image.fromarray(pixels).save(folder / ("sub" if i % 4 == 0 else ".") / f"f{i:03d}.jpg", quality=92)
-    Image.fromarray(np.full((120, 120, 3), 90, np.uint8)).save(folder / "wall.png")
-    (folder / "notes.txt").write_text("not a photo")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def example_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("examples")
-    return write_faces(root / "with", 40, True, 1), write_faces(root / "without", 40, False, 2)
-
-
-@pytest.fixture(scope="module")
-def base_model(synth_celeba: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 64-px Male model whose classifier is good enough to label the examples (Smiling is not, so soon)."""
-    run = tmp_path_factory.mktemp("base") / "run"
-    args = ["train", str(synth_celeba), "--attrs", "Male", "--out", str(run), "--size", "64",
-            *SMALL, "--max-steps", "20", "--eval-every", "20", "--eval-images", "12", "--sample-faces", "2",
-            "--classifier-steps", "400", "--lr", "0.001", "--device", "cpu", "--progress", "none",
-            "--cache-dir", str(run.parent / "cache")]  # fmt: skip
-    assert main(args) == 0
-    return run / "last.fader"
 
 
 def test_example_folders_are_searched_recursively_for_photos(example_folders: tuple[Path, Path]) -> None:

@@ -332,3 +332,56 @@ def test_fine_tuning_an_installed_model_from_the_dialog_keeps_a_frozen_encoder(
     assert encoder and all(tuned[k].equal(original[k]) for k in encoder if "running" not in k)
     assert any(not tuned[k].equal(original[k]) for k in original if k.startswith("decoder."))
     assert model_attributes(paths.models_dir() / "tuned.fader") == ["Eyeglasses", "Male", "Smiling", "Young"]
+
+
+def test_teaching_a_new_fader_from_two_folders_installs_it_and_opens_it_in_the_editor(
+    qtbot,  # noqa: ANN001
+    make_window,  # noqa: ANN001
+    base_model: Path,
+    example_folders: tuple[Path, Path],
+    portrait: Path,
+) -> None:
+    import shutil
+
+    base = Path(shutil.copy(base_model, paths.free_model_path("base")))
+    window = opened(qtbot, make_window(), portrait, base)
+    dialog = window.show_teach_dialog()
+    teach = dialog.setup.teach
+    assert dialog.setup.currentWidget() is teach and teach.model.currentData() == str(base)
+    teach.name.setText("Male")
+    assert not teach.start_button.isEnabled() and "already has a Male fader" in teach.problem.text()
+    teach.name.setText("Eyeglasses")
+    assert "Choose the photos with it" in teach.problem.text()
+
+    # each folder's faces are counted as soon as it is chosen, with the trainer's rules
+    with_dir, without_dir = example_folders
+    teach.folders["with"].set_folder(with_dir)
+    teach.folders["without"].set_folder(with_dir)
+    wait_until(qtbot, lambda: all(f.count is not None for f in teach.folders.values()), 60_000)
+    status = teach.folders["with"].status.text()
+    assert "faces in 41 photos" in status and "without one clear face are left out" in status
+    assert "100 or more" in status  # a warning: few, but enough to start
+    assert not teach.start_button.isEnabled() and teach.problem.text() == "Choose two different folders."
+    teach.folders["without"].set_folder(without_dir)
+    wait_until(qtbot, lambda: teach.folders["without"].count is not None, 60_000)
+    teach.device.setCurrentText("CPU")
+    teach.extra.setText(
+        "--max-steps 30 --align-steps 5 --warmup-steps 5 --confidence 0.5 --classifier-steps 10 "
+        "--eval-images 8 --sample-faces 2 --batch-size 8"
+    )
+    teach.run_name.setText("glasses")
+    assert teach.start_button.isEnabled(), teach.problem.text()
+    teach.start_button.click()
+    assert dialog.pages.currentWidget() is dialog.progress and dialog.training()
+    ended(qtbot, dialog)
+
+    page = dialog.progress
+    assert page.phase.text() == "Finished", page.outcome.text()
+    log = page.log.toPlainText()
+    assert "example photos have one clear face" in log and "fader-train teach" in log
+    installed = paths.models_dir() / "glasses.fader"
+    assert installed.read_bytes() == (paths.runs_dir() / "glasses" / "best-swap.fader").read_bytes()
+    assert "It is open in the editor" in page.outcome.text()
+    wait_until(qtbot, lambda: window.model is not None and window.model.path == installed)
+    assert [a.name for a in window.model.attributes] == ["Male", "Eyeglasses"]
+    assert window.panel.slider("Eyeglasses") is not None
