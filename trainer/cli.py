@@ -384,6 +384,28 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     )
 
 
+def _add_run_folder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run folder, resuming, the device, progress and the data options of ``train`` and ``teach``."""
+    parser.add_argument(
+        "--out", dest="run_dir", metavar="RUN", type=Path, required=True, help="the run folder"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=False,
+        help="continue the run in --out from its newest checkpoint",
+    )
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    _add_progress_argument(parser)
+    _add_data_arguments(parser, size=False)
+    parser.add_argument(
+        "--loader-workers",
+        type=_non_negative_int,
+        default=None,
+        help="processes reading batches ahead (default: 4 on a GPU, none on the CPU)",
+    )
+
+
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
     """``fader-train train``: every setting of :class:`trainer.config.TrainConfig` as a flag."""
     from fader_studio.core.template import IMAGE_SIZES
@@ -406,18 +428,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         type=_names,
         help="attributes to control, comma-separated (e.g. Smiling,Male)",
     )
-    train.add_argument(
-        "--out", dest="run_dir", metavar="RUN", type=Path, required=True, help="the run folder"
-    )
-    train.add_argument(
-        "--resume",
-        action="store_true",
-        default=False,
-        help="continue the run in --out from its newest checkpoint",
-    )
-    train.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    _add_progress_argument(train)
-    _add_data_arguments(train, size=False)
+    _add_run_folder_arguments(train)
     _add_template_argument(train, None)
     train.add_argument(
         "--size",
@@ -425,12 +436,6 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         type=int,
         choices=IMAGE_SIZES,
         help=f"image size (default: {DEFAULT_SIZE}, as the paper)",
-    )
-    train.add_argument(
-        "--loader-workers",
-        type=_non_negative_int,
-        default=None,
-        help="processes reading batches ahead (default: 4 on a GPU, none on the CPU)",
     )
     _add_architecture_arguments(train, d)
 
@@ -498,22 +503,13 @@ def add_teach_parser(commands: argparse._SubParsersAction) -> None:
     teach.add_argument(
         "--without", dest="without_dir", metavar="DIR", type=Path, required=True, help="photos that do not"
     )
-    teach.add_argument(
-        "--out", dest="run_dir", metavar="RUN", type=Path, required=True, help="the run folder"
-    )
-    teach.add_argument("--resume", action="store_true", default=False, help="continue the run in --out")
+    _add_run_folder_arguments(teach)
     teach.add_argument(
         "--confidence",
         type=float,
         default=0.9,
         help="label the model's own attributes where its classifier is at least this sure; the other "
         "photos are left out (default: %(default)s)",
-    )
-    teach.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    _add_progress_argument(teach)
-    _add_data_arguments(teach, size=False)
-    teach.add_argument(
-        "--loader-workers", type=_non_negative_int, default=None, help="processes reading batches ahead"
     )
     _add_run_settings(teach, d, init_from=False)
     teach.set_defaults(run=run_teach)

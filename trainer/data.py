@@ -109,7 +109,29 @@ class FaceDataset(Dataset[Batch]):
         return to_float(torch.from_numpy(pixels)), self.labels[positions]
 
 
-class BalancedSampler(Sampler[int]):
+class _EpochSampler(Sampler[int]):
+    """What the samplers share: a seed, this process's rank among ``num_replicas``, and the epoch."""
+
+    def __init__(self, seed: int, num_replicas: int, rank: int) -> None:
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the draws of ``epoch`` (the same on every rank)."""
+        self.epoch = epoch
+
+    @staticmethod
+    def _draw(group: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+        """``count`` members of ``group``: shuffled whole rounds of it, then part of one."""
+        rounds = -(-count // len(group))
+        return np.concatenate([rng.permutation(group) for _ in range(rounds)])[:count]
+
+
+class BalancedSampler(_EpochSampler):
     """Draws every combination of the attributes present in ``labels`` equally often.
 
     Each epoch has ``num_samples`` draws (default: the dataset size), split
@@ -129,11 +151,10 @@ class BalancedSampler(Sampler[int]):
         num_replicas: int = 1,
         rank: int = 0,
     ) -> None:
+        super().__init__(seed, num_replicas, rank)
         labels = np.asarray(labels) > 0.5
         if labels.ndim != 2 or len(labels) == 0:
             raise ValueError("labels must be a non-empty (N, n) array")
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
         codes = labels.astype(np.int64) @ (1 << np.arange(labels.shape[1]))
         present = np.unique(codes)
         self.groups = [np.flatnonzero(codes == code) for code in present]
@@ -147,14 +168,6 @@ class BalancedSampler(Sampler[int]):
             )
         total = len(labels) if num_samples is None else num_samples
         self.total = -(-total // num_replicas) * num_replicas  # every rank draws as many
-        self.seed = seed
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Use the draws of ``epoch`` (the same on every rank)."""
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return self.total // self.num_replicas
@@ -163,15 +176,12 @@ class BalancedSampler(Sampler[int]):
         rng = np.random.default_rng([self.seed, self.epoch])
         counts = np.full(len(self.groups), self.total // len(self.groups))
         counts[rng.permutation(len(self.groups))[: self.total % len(self.groups)]] += 1
-        draws = []
-        for group, count in zip(self.groups, counts, strict=True):
-            rounds = -(-count // len(group))
-            draws.append(np.concatenate([rng.permutation(group) for _ in range(rounds)])[:count])
+        draws = [self._draw(group, count, rng) for group, count in zip(self.groups, counts, strict=True)]
         epoch = rng.permutation(np.concatenate(draws))
         return iter(epoch[self.rank :: self.num_replicas].tolist())
 
 
-class ExtendedSampler(Sampler[int]):
+class ExtendedSampler(_EpochSampler):
     """Seed 004's "extended" subset for a rare attribute: a fixed share of every batch has it.
 
     Every batch of ``batch_size`` holds ``round(share · batch_size)`` images
@@ -195,9 +205,8 @@ class ExtendedSampler(Sampler[int]):
         num_replicas: int = 1,
         rank: int = 0,
     ) -> None:
+        super().__init__(seed, num_replicas, rank)
         positive = np.asarray(positive) > 0.5
-        if not 0 <= rank < num_replicas:
-            raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
         if batch_size < 2:
             raise ValueError("an extended batch needs at least 2 images")
         self.groups = (np.flatnonzero(positive), np.flatnonzero(~positive))
@@ -206,23 +215,9 @@ class ExtendedSampler(Sampler[int]):
         self.per_batch = min(batch_size - 1, max(1, round(share * batch_size)))
         self.batch_size = batch_size
         self.batches = max(1, len(positive) // (batch_size * num_replicas))  # per rank and epoch
-        self.seed = seed
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Use the draws of ``epoch`` (the same on every rank)."""
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return self.batches * self.batch_size
-
-    @staticmethod
-    def _draw(group: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-        """``count`` members of ``group``: shuffled whole rounds of it, then part of one."""
-        rounds = -(-count // len(group))
-        return np.concatenate([rng.permutation(group) for _ in range(rounds)])[:count]
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])

@@ -32,7 +32,7 @@ from trainer.examples import FEW_EXAMPLES, MIN_EXAMPLES, FaceCount, check_attrib
 
 from ..core import paths
 from ..core.errors import FaderStudioError, first_line
-from .train_setup import DEVICES, model_attributes
+from .train_setup import DEVICES, model_attributes, run_problem
 
 #: The folders the form asks for: key, label, what the photos show.
 FOLDERS = (
@@ -262,13 +262,7 @@ class TeachForm(QWidget):
                 return folder.problem()
         if self.folders["with"].folder() == self.folders["without"].folder():
             return "Choose two different folders."
-        try:
-            shlex.split(self.extra.text())
-        except ValueError as e:
-            return f"Other options: {e}"
-        if (self.run_dir() / "config.json").exists():
-            return f"{self.run_dir()} holds a run already: resume it from Runs, or choose another name."
-        return ""
+        return run_problem(self.run_dir(), self.extra.text())
 
     @Slot()
     def _update_start(self) -> None:

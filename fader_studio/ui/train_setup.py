@@ -120,6 +120,17 @@ def model_attributes(path: Path) -> list[str]:
         return []
 
 
+def run_problem(run_dir: Path, extra: str) -> str:
+    """Why a run with the "Other options" ``extra`` cannot start in ``run_dir`` ('' when it can)."""
+    try:
+        shlex.split(extra)
+    except ValueError as e:
+        return f"Other options: {e}"
+    if (run_dir / "config.json").exists():
+        return f"{run_dir} holds a run already: resume it from Runs, or choose another name."
+    return ""
+
+
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(low, high)
@@ -473,13 +484,7 @@ class NewRunForm(QWidget):
         dropped = [a for a in self.tuned_attributes if a not in self.chosen_attributes()]
         if dropped:
             return f"The model to fine-tune controls {', '.join(dropped)}: keep them (you may add others)."
-        try:
-            shlex.split(self.extra.text())
-        except ValueError as e:
-            return f"Other options: {e}"
-        if (self.run_dir() / "config.json").exists():
-            return f"{self.run_dir()} holds a run already: resume it from Runs, or choose another name."
-        return ""
+        return run_problem(self.run_dir(), self.extra.text())
 
     @Slot()
     def _update_start(self) -> None:
