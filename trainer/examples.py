@@ -149,6 +149,10 @@ def examples_dataset(
 
     base = load_model(model)
     check_attribute_name(name, base.attribute_names)
+    if base.classifier is None:
+        raise DatasetError(
+            model, "has no classifier to label its own attributes on the examples; teach a model that has one"
+        )
     given, labelled = out / "given", out / "labelled"
     if not (given / LABELS_FILE).is_file():
         write_examples(name, with_dir, without_dir, given)

@@ -440,19 +440,22 @@ class Run:
         config = self.config
         cuda = self.device.type == "cuda"
         workers = self.data_options.loader_workers
-        return training_loader(
-            dataset,
-            config.batch_size,
-            start_step=start,
-            balanced=config.balanced,
-            extended=config.extended,
-            positive_share=config.positive_share,
-            seed=seed,
-            num_workers=(min(4, os.cpu_count() or 1) if cuda else 0) if workers is None else workers,
-            num_replicas=self.dist.world_size,
-            rank=self.dist.rank,
-            pin_memory=cuda,
-        )
+        try:
+            return training_loader(
+                dataset,
+                config.batch_size,
+                start_step=start,
+                balanced=config.balanced,
+                extended=config.extended,
+                positive_share=config.positive_share,
+                seed=seed,
+                num_workers=(min(4, os.cpu_count() or 1) if cuda else 0) if workers is None else workers,
+                num_replicas=self.dist.world_size,
+                rank=self.dist.rank,
+                pin_memory=cuda,
+            )
+        except ValueError as e:  # an extended attribute that no training image has, or every one
+            raise FaderStudioError(f"--extended {config.extended}: {e}") from None
 
     def _align(self, dataset: FaceDataset) -> None:
         """Discriminator alignment before step 0 (seed 004): ``align_steps`` steps of the discriminators only.

@@ -166,3 +166,47 @@ def test_teach_refuses_a_name_the_model_has(
             "--progress", "none"]  # fmt: skip
     assert main(args) == 2
     assert "already has a Male fader" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"with_dir": "missing"}, "missing: not a folder"),
+        ({"model": "classifier-less"}, "has no classifier to label its own attributes"),
+        ({"name": "Bad name"}, "cannot name an attribute"),
+    ],
+)
+def test_teach_refuses_bad_input_with_one_line(
+    change: dict,
+    message: str,
+    base_model: Path,
+    example_folders: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from fader_studio.core.modelfile import save_model
+
+    values = {"model": str(base_model), "name": "Eyeglasses", "with_dir": str(example_folders[0])}
+    if change.get("model") == "classifier-less":
+        model = load_model(base_model)
+        model.classifier = None
+        change = {"model": str(save_model(model, tmp_path / "plain.fader"))}
+    elif "with_dir" in change:
+        change = {"with_dir": str(tmp_path / change["with_dir"])}
+    values |= change
+    args = ["teach", values["model"], values["name"], "--with", values["with_dir"],
+            "--without", str(example_folders[1]), "--out", str(tmp_path / "r"),
+            "--progress", "none"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fader-train: error:") and message in err[0]
+
+
+def test_train_refuses_an_extended_attribute_no_image_has(synth_celeba: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    args = ["train", str(synth_celeba), "--attrs", "Male,Bald", "--extended", "Bald",
+            "--out", str(tmp_path / "r"), "--size", "64", "--first-channels", "4",
+            "--max-channels", "16", "--hidden", "16",
+            "--batch-size", "8", "--classifier-steps", "2", "--max-steps", "2", "--device", "cpu",
+            "--progress", "none", "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    assert main(args) == 2
+    assert "--extended Bald: the extended attribute needs images with it" in capsys.readouterr().err
