@@ -10,7 +10,8 @@
 4. ``fader-train teach`` for ``--minutes`` of CPU each: the full recipe (extended
    batches, discriminator alignment, FreezeD on a patch discriminator, the
    fine-tuning warm-up and λ schedule) at every N, and at the middle N with each
-   part turned off in turn (the ablation).
+   part turned off in turn (the ablation), and with no patch discriminator at
+   all (``teach``'s defaults).
 5. ``fader-train evaluate`` on A's test faces with the judge: the new
    attribute's swap accuracy, the old attributes' swap accuracy before (base)
    and after, and the reconstruction PSNR.
@@ -60,6 +61,7 @@ ABLATIONS = {
         "--lambda-schedule",
         "500000",
     ],
+    "no_patch_discriminator": [],
 }
 BASE_ATTRIBUTES = "Smiling,Male"
 JUDGE_ATTRIBUTES = "Eyeglasses,Smiling,Male"
@@ -72,6 +74,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count", type=int, default=6000, help="faces in each synthetic set (default 6000)")
     parser.add_argument("--examples", default="100,300,1000", help="wearers given (default 100,300,1000)")
     parser.add_argument("--out", type=Path, default=Path("bench/out/new_fader"), help="work folder")
+    parser.add_argument("--only", help="run only these runs, comma-separated (e.g. full-300,no_extended-300)")
     parser.add_argument("--real", type=Path, help="a labelled CelebA sample: teach the bundled model on it")
     return parser
 
@@ -241,6 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
     counts = [int(n) for n in args.examples.split(",")]
     middle = counts[len(counts) // 2]
     plan = [(n, "full") for n in counts] + [(middle, name) for name in ABLATIONS if name != "full"]
+    if args.only:
+        plan = [(n, name) for n, name in plan if f"{name}-{n}" in args.only.split(",")]
     results: dict[str, dict] = {}
     for wearers, variant in plan:
         with_dir, without_dir = example_folders(sets["B"], wearers, out / "examples")
