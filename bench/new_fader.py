@@ -75,6 +75,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--examples", default="100,300,1000", help="wearers given (default 100,300,1000)")
     parser.add_argument("--out", type=Path, default=Path("bench/out/new_fader"), help="work folder")
     parser.add_argument("--only", help="run only these runs, comma-separated (e.g. full-300,no_extended-300)")
+    parser.add_argument(
+        "--non-wearers",
+        type=int,
+        default=3,
+        help="with --real: non-wearers given per wearer (0: all; default 3)",
+    )
     parser.add_argument("--real", type=Path, help="a labelled CelebA sample: teach the bundled model on it")
     return parser
 
@@ -159,9 +165,12 @@ def real_faces(args: argparse.Namespace, out: Path) -> dict:
     seen = sorted(set(labels) - held_out)
     wearers = [n for n in seen if labels[n]["Eyeglasses"] == "1"]
     others = [n for n in seen if labels[n]["Eyeglasses"] == "0"]
-    others = sorted(rng.choice(others, min(len(others), 3 * len(wearers)), replace=False).tolist())
+    if args.non_wearers:
+        others = sorted(
+            rng.choice(others, min(len(others), args.non_wearers * len(wearers)), replace=False).tolist()
+        )
     folders = []
-    for key, names in (("with", wearers), ("without", others)):
+    for key, names in (("with", wearers), (f"without-{len(others)}", others)):
         folder = out / "real" / key
         if not folder.exists():
             folder.mkdir(parents=True)
@@ -178,13 +187,14 @@ def real_faces(args: argparse.Namespace, out: Path) -> dict:
     base = resources.path("models/default.fader")
     evaluate_args = ["--template", "tight", "--images", "100000"]
     before = evaluate(base, test, judge, [*common, *evaluate_args])
-    folder = out / "real" / "taught"
+    folder = out / "real" / f"taught-{len(others)}"
     shutil.rmtree(folder, ignore_errors=True)
     run("teach", str(base), "Eyeglasses", "--with", str(folders[0]), "--without", str(folders[1]),
         "--out", str(folder), "--classifier", str(judge), "--max-minutes", str(args.minutes),
         "--max-steps", "10000000", "--eval-every", "500", "--checkpoint-minutes", "1000",
         "--progress", "none", *common)  # fmt: skip
-    after = evaluate(folder / "last.fader", test, judge, [*common, *evaluate_args], out / "real-sweep.png")
+    sweep = out / f"real-sweep-{len(others)}.png"
+    after = evaluate(folder / "last.fader", test, judge, [*common, *evaluate_args], sweep)
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     started = next(e for e in events if e["event"] == "start")
     n = after["images"]
@@ -208,7 +218,7 @@ def real_faces(args: argparse.Namespace, out: Path) -> dict:
         "old_swap_accuracy_before": before["swap_accuracy"],
         "old_swap_accuracy_after": {a: after["swap_accuracy"][a] for a in before["swap_accuracy"]},
         "psnr_db": {"before": before["psnr_db"], "after": after["psnr_db"]},
-        "sweep": str(out / "real-sweep.png"),
+        "sweep": str(sweep),
         "minutes": round((time.monotonic() - start) / 60, 1),
         "baseline": "the bundled model before teaching (old attributes, reconstruction)",
     }
