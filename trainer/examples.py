@@ -7,13 +7,11 @@ photo folder (:mod:`trainer.photos`) whose new attribute is 1 for the first
 folder and 0 for the second; the model's own attributes are then filled in
 by its classifier where it is confident (:func:`trainer.photo_labels.label_photos`)
 and left unknown elsewhere (a Fader run leaves those photos out and counts
-them). :func:`count_faces` is what the app's dialog shows before a run.
+them). :func:`counting_faces` is what the app's dialog shows before a run.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import shutil
 import warnings
@@ -25,7 +23,7 @@ from typing import Any
 from fader_studio.core.errors import DatasetError, FaderStudioError
 from trainer.celeba import IMAGE_SUFFIXES, DatasetWarning, new_dataset_folder
 from trainer.labels import link_folder, read_provenance
-from trainer.photos import FILE_COLUMN, LABELS_FILE
+from trainer.photos import FILE_COLUMN, LABELS_FILE, write_labels
 
 #: What a new attribute may be called: a letter, then letters, digits or underscores.
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
@@ -89,18 +87,6 @@ def counting_faces(folder: Path) -> Generator[tuple[int, int], None, FaceCount]:
     return FaceCount(len(names), len(names) - len(unusable), unusable)
 
 
-def count_faces(folder: Path, *, on_progress: Callable[[int, int], None] | None = None) -> FaceCount:
-    """:func:`counting_faces` run to its end, reporting each step to ``on_progress``."""
-    steps = counting_faces(folder)
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration as end:
-            return end.value
-        if on_progress is not None:
-            on_progress(done, total)
-
-
 def write_examples(name: str, with_dir: Path, without_dir: Path, out: Path) -> Path:
     """A new photo folder in ``out`` listing both folders' photos with ``name`` 1 (with) or 0 (without).
 
@@ -118,11 +104,7 @@ def write_examples(name: str, with_dir: Path, without_dir: Path, out: Path) -> P
         (folder / "images").mkdir()
         link_folder(with_dir, folder / "images" / WITH)
         link_folder(without_dir, folder / "images" / WITHOUT)
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow([FILE_COLUMN, name])
-        writer.writerows(rows)
-        (folder / LABELS_FILE).write_text(text.getvalue(), encoding="utf-8")
+        write_labels(folder, [FILE_COLUMN, name], rows)
     return out
 
 

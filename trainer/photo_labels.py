@@ -13,8 +13,6 @@ by source and records how often the classifier agrees with the given labels.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +29,7 @@ from trainer.celeba import new_dataset_folder
 from trainer.classifier import accuracy_figures, classifier_for, classifier_predictions
 from trainer.data import FaceDataset
 from trainer.labels import MIN_BALANCED_ACCURACY, PROVENANCE_FILE, link_folder
-from trainer.photos import FILE_COLUMN, LABELS_FILE, _read_csv, open_photos
+from trainer.photos import FILE_COLUMN, _read_csv, open_photos, write_labels
 
 
 def label_photos(
@@ -124,11 +122,7 @@ def label_photos(
         "attributes": {a: {"images": counts[a], "predictions_used": trusted[a]} for a in attributes},
     }
     with new_dataset_folder(out) as folder:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(header_out)
-        writer.writerows(table)
-        (folder / LABELS_FILE).write_text(text.getvalue(), encoding="utf-8")
+        write_labels(folder, header_out, table)
         link_folder(Path(str(photos.images)), folder / "images")
         (folder / PROVENANCE_FILE).write_text(json.dumps(record, indent=2))
     return record

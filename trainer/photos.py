@@ -124,6 +124,15 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows[1:]
 
 
+def write_labels(folder: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Write ``folder/labels.csv``: the ``header`` row, then ``rows`` (as :func:`open_photos` reads it)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    (folder / LABELS_FILE).write_text(text.getvalue(), encoding="utf-8")
+
+
 def _attribute_columns(path: Path, header: list[str], rows: list[tuple[int, list[str]]]) -> list[int]:
     """The indices of attribute columns (see the module docstring); a bad value in one is refused."""
     columns = []

@@ -14,7 +14,7 @@ from fader_studio.core.modelfile import load_model
 from tests.trainer.test_fader_training import batch, training
 from trainer.cli import main
 from trainer.data import ExtendedSampler, StepBatches
-from trainer.examples import check_attribute_name, count_faces, photo_files
+from trainer.examples import check_attribute_name, counting_faces, photo_files
 from trainer.runs import read_events
 
 
@@ -93,8 +93,14 @@ def test_example_folders_are_searched_recursively_for_photos(example_folders: tu
 
 
 def test_faces_are_counted_as_training_finds_them(example_folders: tuple[Path, Path]) -> None:
+    steps = counting_faces(example_folders[0])
     progress = []
-    count = count_faces(example_folders[0], on_progress=lambda done, total: progress.append((done, total)))
+    while True:
+        try:
+            progress.append(next(steps))
+        except StopIteration as end:
+            count = end.value
+            break
     assert count.photos == 41 and "wall.png" in count.unusable
     assert 25 <= count.faces <= 40  # the detector finds most drawn faces
     assert progress[-1] == (41, 41)
