@@ -549,11 +549,7 @@ def run_teach(args: argparse.Namespace) -> int:
     if args.progress == "json":
         events.emit(sys.stdout, "examples", **record)
     elif args.progress != "none":
-        photos = record["photos"]
-        print(f"{photos['with_a_face']} of {photos['listed']} example photos have one face")
-        for name, entry in record["attributes"].items():
-            counts = ", ".join(f"{v} {k}" for k, v in entry["images"].items() if v)
-            print(f"  {name}: {counts}")
+        _print_photo_labels(record, "example photos have one face")
     given["init_from"] = str(args.model.resolve())
     given["attributes"] = (*record["attributes"], args.name)
     train(
@@ -819,16 +815,17 @@ def run_label_photos(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         min_accuracy=args.min_accuracy,
     )
-    if result is None:
-        return 0
-    print(
-        f"{result['photos']['with_a_face']} of {result['photos']['listed']} photos have a face; "
-        f"labels in {args.out}"
-    )
-    for name, entry in result["attributes"].items():
+    if result is not None:
+        _print_photo_labels(result, f"photos have a face; labels in {args.out}")
+    return 0
+
+
+def _print_photo_labels(record: dict, what: str) -> None:
+    """How many photos of a labelled folder have a face (``what``), and each attribute's label counts."""
+    print(f"{record['photos']['with_a_face']} of {record['photos']['listed']} {what}")
+    for name, entry in record["attributes"].items():
         counts = ", ".join(f"{v} {k}" for k, v in entry["images"].items() if v)
         print(f"  {name}: {counts}" + ("" if entry["predictions_used"] else " (predictions not trusted)"))
-    return 0
 
 
 def run_label(args: argparse.Namespace) -> int:
