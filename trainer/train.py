@@ -469,9 +469,9 @@ class Run:
         interval = max(1, config.align_steps // 20)
         self.log.say(f"aligning the discriminators to the model for {config.align_steps} steps")
         for step in range(1, config.align_steps + 1):
-            if self.stop.requested:
+            asked = self.stop.requested or (self.dist.is_main and self.control.stop_requested())
+            if self.dist.agree([asked])[0]:  # every process stops at the same step, as in training
                 raise KeyboardInterrupt
-            self._stop_before_training()
             images, labels = next(batches)
             images = images.to(self.device, non_blocking=True)
             labels = labels.to(self.device, non_blocking=True)
