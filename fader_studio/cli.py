@@ -8,6 +8,8 @@
     fader-studio info [MODEL]    validate a .fader file and print its metadata as JSON
     fader-studio edit PHOTO [--model M] --set Smiling=1 --out OUT
                                  edit the faces of a photo without the editor
+    fader-studio edit PHOTO|FOLDER... --preset NAME --out-dir DIR
+                                 the same edit (or a saved preset) on many photos
     (no model given: the bundled default model)
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
@@ -20,18 +22,16 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import __version__
 from .core import paths
 from .core.errors import FaderStudioError
 
-if TYPE_CHECKING:
-    from .core.modelfile import FaderModel
-
 PROG = "fader-studio"
 #: ``--blend``: :data:`fader_studio.core.composite.BLEND_MODES`, named here so ``--help`` imports no OpenCV.
 BLEND_CHOICES = ("detail", "replace")
+#: :data:`fader_studio.core.batch.DEFAULT_PATTERN`, for the same reason.
+BATCH_PATTERN = "{name}-edited"
 
 
 BACKEND_HELP = (
@@ -58,11 +58,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     edit = commands.add_parser(
         "edit",
-        help="change attributes of the faces in a photo and save the result",
-        description="Find every face in PHOTO, set the given faders and write the edited photo to OUT "
-        "(the original is never overwritten).",
+        help="change attributes of the faces in photos and save the results",
+        description="Find the faces in each photo, set the given faders (or apply a preset) and write "
+        "the edited photo: to OUT for one photo, into a folder for many (originals are never "
+        "overwritten; in a folder, no existing file is).",
     )
-    edit.add_argument("photo", metavar="PHOTO", help="the photo to edit (JPEG, PNG, WebP, TIFF, BMP)")
+    edit.add_argument(
+        "photos",
+        nargs="+",
+        metavar="PHOTO",
+        help="photos (JPEG, PNG, WebP, TIFF, BMP) or folders of photos to edit",
+    )
     edit.add_argument(
         "--model", default=None, metavar="FILE", help="a .fader model file (default: the bundled model)"
     )
@@ -74,9 +80,44 @@ def get_args_parser() -> argparse.ArgumentParser:
         metavar="ATTR=VALUE",
         help="a fader value, e.g. Smiling=1 (repeatable); faders not set keep the face's own estimate",
     )
-    edit.add_argument("--out", required=True, metavar="FILE", help="where to write the edited photo")
     edit.add_argument(
-        "--face", default="all", metavar="N|all", help="edit only face N (1 = the largest) (default: all)"
+        "--preset",
+        metavar="NAME|FILE",
+        help="apply a saved preset (by name, or a preset .json file); --set values override its values",
+    )
+    edit.add_argument(
+        "--relative",
+        action="store_true",
+        help="--set values are changes from each face's own estimate (Smiling=0.3: a bit more smile)",
+    )
+    output = edit.add_mutually_exclusive_group(required=True)
+    output.add_argument("--out", metavar="FILE", help="where to write the edited photo (one photo)")
+    output.add_argument(
+        "--out-dir", metavar="DIR", help="the folder to write the edited photos to (made if needed)"
+    )
+    edit.add_argument(
+        "--face",
+        default="all",
+        metavar="N|largest|all",
+        help="edit only face N (1 = the largest) or the largest face (default: all)",
+    )
+    edit.add_argument(
+        "-r", "--recursive", action="store_true", help="take the photos of folders' subfolders too"
+    )
+    edit.add_argument(
+        "--pattern",
+        default=BATCH_PATTERN,
+        help="with --out-dir: the names of the edited photos, from {name} (the photo's name), "
+        "{folder} (its folder's) and {n} (its number in the batch) (default: %(default)s)",
+    )
+    edit.add_argument(
+        "--format",
+        default=None,
+        metavar="jpg|png|webp|tif|bmp",
+        help="with --out-dir: the format to write (default: each photo's own)",
+    )
+    edit.add_argument(
+        "--quality", type=int, default=95, metavar="1-100", help="JPEG and WebP quality (default: 95)"
     )
     edit.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best one)")
     edit.add_argument("--backend", default=None, help=BACKEND_HELP)
@@ -137,7 +178,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return train(argv[1:])
     editor = not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"))
-    args = (get_app_args_parser() if editor else get_args_parser()).parse_args(argv)
+    parser = get_app_args_parser() if editor else get_args_parser()
+    args, extra = parser.parse_known_args(argv)
+    if not editor and args.command == "edit":  # photos after options: edit a.jpg --set Smiling=1 b.jpg
+        args.photos += [e for e in extra if not e.startswith("-")]
+        extra = [e for e in extra if e.startswith("-")]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if not editor and args.command == "info":
             return _info(args.model)
@@ -170,52 +217,10 @@ def _info(path: str | None) -> int:
     return 0
 
 
-def _parse_values(pairs: list[str], model: FaderModel) -> dict[str, float]:
-    specs = {a.name: a for a in model.attributes}
-    values = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name = name.strip()
-        if not sep:
-            raise FaderStudioError(f"--set {pair!r}: expected ATTR=VALUE, e.g. Smiling=1")
-        if name not in specs:
-            raise FaderStudioError(f"--set {pair!r}: the model has no {name!r}; it has {', '.join(specs)}")
-        try:
-            value = float(text)
-        except ValueError:
-            raise FaderStudioError(f"--set {pair!r}: {text!r} is not a number") from None
-        spec = specs[name]
-        if not spec.min <= value <= spec.max:
-            raise FaderStudioError(f"--set {pair!r}: {name} goes from {spec.min:g} to {spec.max:g}")
-        values[name] = value
-    return values
-
-
 def _edit(args: argparse.Namespace) -> int:
-    from .core.edit import PhotoEdit
-    from .core.engine import Engine
-    from .core.imageio import load_image, save_image
-    from .core.modelfile import load_model
+    from .edit_command import run
 
-    model = load_model(_model_or_bundled(args.model))
-    values = _parse_values(args.values, model)
-    photo = load_image(args.photo)
-    engine = Engine(model, args.device, backend=args.backend)
-    document = PhotoEdit(photo, engine, match_colour=args.match_colour, blend=args.blend)
-    count = len(document.faces)
-    if args.face == "all":
-        document.set(None, values)
-    else:
-        if not args.face.isdigit() or not 1 <= int(args.face) <= count:
-            choices = "1" if count == 1 else f"1 to {count}"
-            raise FaderStudioError(
-                f"--face {args.face}: {args.photo} has {count} face{'s' * (count != 1)}; use {choices} or all"
-            )
-        document.set(int(args.face) - 1, values)
-    out = save_image(document.render(), args.out, source=photo)
-    edited = count if args.face == "all" else 1
-    print(f"{out}: {edited} of {count} face{'s' * (count != 1)} edited")
-    return 0
+    return run(args, PROG, _model_or_bundled(args.model))
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,9 +15,9 @@ from fader_studio import resources
 from tests.conftest import console_script
 
 
-def edit(*args: str) -> subprocess.CompletedProcess:
+def edit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [console_script("fader-studio"), "edit", *args], capture_output=True, text=True, timeout=180
+        [console_script("fader-studio"), "edit", *args], capture_output=True, text=True, timeout=180, env=env
     )
 
 
@@ -130,3 +132,88 @@ def test_blend_chooses_how_the_edit_goes_back_and_detail_is_the_default(
     result = edit(str(photo), "--model", str(model_file), "--blend", "soft", "--out", str(tmp_path / "x.png"))
     assert result.returncode == 2 and "invalid choice: 'soft'" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_folder_is_edited_into_another_and_what_fails_is_listed_with_exit_2(
+    tmp_path: Path, model_file: Path
+) -> None:
+    shoot = tmp_path / "shoot"
+    (shoot / "day2").mkdir(parents=True)
+    photo_copy(shoot, "one.png")
+    photo_copy(shoot / "day2", "two.png")
+    Image.new("RGB", (320, 240), (120, 130, 140)).save(shoot / "wall.png")
+    (shoot / "broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "out"
+    out.mkdir()
+    photo_copy(out, "one-edited.png")  # a name clash: never overwritten
+    kept = (out / "one-edited.png").read_bytes()
+    before = {p: p.read_bytes() for p in shoot.rglob("*") if p.is_file()}
+    result = edit(str(shoot), "-r", "--model", str(model_file), "--set", "Smiling=1.5", "--out-dir", str(out))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"fader-studio: {shoot / 'one.png'}: {out / 'one-edited.png'} exists; not overwritten",
+        f"fader-studio: {shoot / 'broken.jpg'}: not an image file Fader Studio can read",
+        f"fader-studio: {shoot / 'wall.png'}: no face found (faces should be at least about 20 pixels wide "
+        "and upright)",
+        "fader-studio: error: 3 of 4 photos could not be edited",
+    ]
+    assert result.stdout.startswith(f"{out}: edited 1 of 4 photos in ")
+    assert sorted(p.name for p in out.iterdir()) == ["one-edited.png", "two-edited.png"]
+    assert (out / "one-edited.png").read_bytes() == kept
+    assert {p: p.read_bytes() for p in shoot.rglob("*") if p.is_file()} == before
+    edited = np.asarray(Image.open(out / "two-edited.png")).astype(int)
+    assert np.abs(edited - np.asarray(Image.open(shoot / "day2" / "two.png").convert("RGB"))).max() > 10
+
+    again = edit(str(shoot / "day2"), "--model", str(model_file), "--set", "Smiling=1.5", "--out-dir",
+                 str(tmp_path / "fresh"), "--format", "jpg", "--pattern", "{folder}-{n}")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in (tmp_path / "fresh").iterdir()] == ["day2-1.jpg"]
+
+
+def test_a_saved_preset_applies_by_name_as_its_relative_set_values_do(
+    tmp_path: Path, model_file: Path
+) -> None:
+    from fader_studio.core.presets import Preset
+
+    data = tmp_path / "data"
+    (data / "presets").mkdir(parents=True)
+    look = Preset("More smile", {"Smiling": 0.4}, relative=True, model_name="tiny")
+    (data / "presets" / "look.json").write_text(json.dumps(look.to_json()))
+    env = {**os.environ, "FADER_STUDIO_DATA_DIR": str(data)}
+    photo = photo_copy(tmp_path)
+    by_preset = edit(str(photo), "--model", str(model_file), "--preset", "more smile", "--out-dir",
+                     str(tmp_path / "batch"), env=env)  # fmt: skip
+    assert by_preset.returncode == 0, by_preset.stderr
+    by_set = edit(str(photo), "--model", str(model_file), "--set", "Smiling=0.4", "--relative", "--out",
+                  str(tmp_path / "single.png"))  # fmt: skip
+    assert by_set.returncode == 0, by_set.stderr
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "batch" / "portrait-edited.png")),
+        np.asarray(Image.open(tmp_path / "single.png")),
+    )
+    cases = {
+        ("--preset", "Frown", "--out", "x.png"): "no preset named 'Frown' (saved presets: More smile)",
+        (
+            str(tmp_path),
+            "--out",
+            "x.png",
+        ): "--out names one file; for several photos or a folder use --out-dir DIR",
+        (
+            "--set",
+            "Smiling=5",
+            "--relative",
+            "--out",
+            "x.png",
+        ): "--set 'Smiling=5': a change of Smiling goes from -2 to 2",
+        ("--face", "²", "--out", "x.png"): "--face ²: use a face's number (1 = the largest), largest or all",
+        (
+            "--out-dir",
+            "d",
+            "--pattern",
+            "same",
+        ): "name pattern 'same': use {name} or {n}, or every photo would get the same name",
+    }
+    for extra, reason in cases.items():
+        result = edit(str(photo), "--model", str(model_file), *extra, env=env)
+        assert result.returncode == 2 and result.stderr == f"fader-studio: error: {reason}\n", result.stderr
+    assert not (tmp_path / "x.png").exists() and not Path("d").exists()
