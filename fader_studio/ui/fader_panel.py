@@ -169,6 +169,11 @@ class FaderPanel(QWidget):
         self.set_message("" if specs else message)
         self.set_faces(0)
 
+    def add_tools(self, widget: QWidget) -> None:
+        """Show ``widget`` (e.g. the preset box) under the faders."""
+        layout = self.layout()
+        layout.insertWidget(layout.count() - 1, widget)
+
     def set_message(self, text: str, *, whole_button: bool = False) -> None:
         """Show ``text`` above the faders ("" hides it), with the "Edit Whole Image" button if asked."""
         self.message.setText(text)

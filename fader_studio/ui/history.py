@@ -15,8 +15,15 @@ Apply = Callable[[int, dict[str, float]], None]
 class SetFaders(QUndoCommand):
     """Face ``face``'s faders go from ``old`` to ``new`` (the same attributes in both)."""
 
-    def __init__(self, apply: Apply, face: int, old: Mapping[str, float], new: Mapping[str, float]) -> None:
-        super().__init__(_describe(new))
+    def __init__(
+        self,
+        apply: Apply,
+        face: int,
+        old: Mapping[str, float],
+        new: Mapping[str, float],
+        text: str | None = None,
+    ) -> None:
+        super().__init__(text or _describe(new))
         self._apply, self.face, self.old, self.new = apply, face, dict(old), dict(new)
 
     def redo(self) -> None:
@@ -49,9 +56,11 @@ class FaceHistory(QUndoGroup):
         """Make face ``face``'s history the one Undo and Redo act on."""
         self.setActiveStack(self._stacks[face])
 
-    def record(self, face: int, old: Mapping[str, float], new: Mapping[str, float]) -> None:
-        """Add a change that the faders already show (redo only re-applies it)."""
-        self._stacks[face].push(SetFaders(self._apply, face, old, new))
+    def record(
+        self, face: int, old: Mapping[str, float], new: Mapping[str, float], text: str | None = None
+    ) -> None:
+        """Add a change (named ``text`` in the Undo menu) and apply it; one the faders show is re-applied."""
+        self._stacks[face].push(SetFaders(self._apply, face, old, new, text))
 
     def stack(self, face: int) -> QUndoStack:
         """Face ``face``'s undo stack."""

@@ -44,9 +44,12 @@ from .dialogs import ExportDialog, SweepDialog, edited_name
 from .fader_panel import FaderPanel
 from .history import FaceHistory
 from .photo_view import PhotoView
+from .presets import PresetControls
 from .session import EditorSession, ModelInfo, PhotoInfo
 
 if TYPE_CHECKING:
+    from ..core.presets import Preset
+    from .batch_dialog import BatchDialog
     from .train_dialog import TrainDialog
 
 MAX_RECENT = 10
@@ -126,6 +129,10 @@ class MainWindow(QMainWindow):
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.dock.setWidget(self.panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.presets = PresetControls(self._current_face, self)
+        self.panel.add_tools(self.presets.box)
+        self.presets.applyRequested.connect(self.apply_preset)
+        self.presets.failed.connect(self.show_error)
         self._create_actions()
         self._create_status_bar()
 
@@ -177,6 +184,12 @@ class MainWindow(QMainWindow):
         self.export_action = self._action("&Export…", self._export, "Ctrl+E", "Save the edited photo")
         self.sweep_action = self._action(
             "Export S&weep…", self._export_sweep, "Ctrl+Shift+E", "One fader swept across its range"
+        )
+        self.batch_action = self._action(
+            "Export &Batch…",
+            self.show_batch_dialog,
+            "Ctrl+Shift+B",
+            "Apply the selected face's faders or a preset to many photos",
         )
         self.close_photo_action = self._action("&Close Photo", self.close_photo, keys.Close)
         self.quit_action = self._action("&Quit", self.close, keys.Quit)
@@ -243,13 +256,15 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self.sample_action)
         file_menu.addSeparator()
-        file_menu.addActions([self.export_action, self.sweep_action])
+        file_menu.addActions([self.export_action, self.sweep_action, self.batch_action])
         file_menu.addSeparator()
         file_menu.addActions([self.close_photo_action, self.quit_action])
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         edit_menu.addActions([self.reset_action, self.next_face_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions(self.presets.menu_actions())
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action])
         view_menu.addSeparator()
@@ -288,9 +303,11 @@ class MainWindow(QMainWindow):
         for action in (self.export_action, self.sweep_action, self.reset_action):
             action.setEnabled(faces)
         self.next_face_action.setEnabled(faces and len(self.photo.faces) > 1)
+        self.batch_action.setEnabled(self.model is not None)
         self.close_photo_action.setEnabled(self.photo is not None)
         for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action):
             action.setEnabled(self.photo is not None)
+        self.presets.update_state()
         self.stack.setCurrentWidget(self.view if self.photo is not None else self.empty)
         if self.photo is None:
             self.zoom_label.clear()
@@ -609,6 +626,34 @@ class MainWindow(QMainWindow):
         self.history.record(self.face, old, new)
         self._update_state()
 
+    def _current_face(self) -> tuple[str, dict[str, float], dict[str, float]] | None:
+        """The model's name, the selected face's faders and its own values (``None``: no face open)."""
+        if self.photo is None or not self.photo.faces or self.model is None:
+            return None
+        return self.model.name, dict(self.values[self.face]), dict(self.photo.faces[self.face].start)
+
+    @Slot(object, bool)
+    def apply_preset(self, preset: Preset, all_faces: bool = False) -> tuple[str, ...]:
+        """Apply ``preset`` to the selected face (or every face), one undoable change per face.
+
+        Returns the preset's attributes that the model has not (applied without them, and said).
+        """
+        if self._current_face() is None or self.model is None:
+            return ()
+        faces = range(len(self.photo.faces)) if all_faces else [self.face]
+        skipped: tuple[str, ...] = ()
+        for face in faces:
+            applied = preset.apply(self.model.attributes, self.photo.faces[face].start)
+            skipped = applied.skipped
+            old = self.values[face]
+            new = {name: value for name, value in applied.values.items() if value != old.get(name)}
+            if new:
+                self.history.record(face, {n: old[n] for n in new}, new, f"Preset {preset.name}")
+        where = f"all {len(faces)} faces" if all_faces and len(faces) > 1 else "the face"
+        note = f"; this model has no {', '.join(skipped)}, applied without it" if skipped else ""
+        self.statusBar().showMessage(f"Applied the preset “{preset.name}” to {where}{note}", 10000)
+        return skipped
+
     def _apply_values(self, face: int, values: dict[str, float]) -> None:
         """Set face ``face``'s faders (from the history) and render it."""
         self.values[face].update(values)
@@ -659,6 +704,19 @@ class MainWindow(QMainWindow):
         """Write a sweep of attribute ``name`` of the selected face to ``path`` (.gif or a strip)."""
         self.session.export_sweep(Path(path), self.face, dict(self.values[self.face]), name, steps)
 
+    @Slot()
+    def show_batch_dialog(self) -> BatchDialog | None:
+        """File → Export Batch: the selected face's look or a preset applied to many photos."""
+        from .batch_dialog import BatchDialog
+
+        if self.model is None:
+            return None
+        folder = self.photo.path.parent if self.photo is not None else None
+        dialog = BatchDialog(self.session, self.settings, self._current_face, folder, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
     # help
 
     @Slot()
@@ -700,6 +758,8 @@ class MainWindow(QMainWindow):
         rows = [
             ("Ctrl+O", "open a photo (or drop one on the window)"),
             ("Ctrl+E / Ctrl+Shift+E", "export the photo / a sweep"),
+            ("Ctrl+Shift+B", "export a batch: this look or a preset on many photos"),
+            ("Ctrl+Shift+P", "save the faders as a preset"),
             ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo the selected face's last change"),
             ("Hold \\", "show the original"),
             ("Ctrl+Y", "split before/after"),

@@ -113,6 +113,10 @@ class EditorSession(QObject):
     saved = Signal(str)
     #: An official model was converted and written (path of the .fader).
     imported = Signal(str)
+    #: A batch export moved on: a :class:`fader_studio.core.batch.Progress`.
+    batchProgress = Signal(object)  # noqa: N815
+    #: A batch export ended (finished or cancelled): its :class:`fader_studio.core.batch.Report`.
+    batchDone = Signal(object)  # noqa: N815
     #: Something failed: (what was being done, one-line message).
     failed = Signal(str, str)
     _done = Signal(object, object)  # (future, callback) back on the UI thread
@@ -127,6 +131,7 @@ class EditorSession(QObject):
         self._view_scale = 1.0
         self.blend = "detail"
         self._export_thread: threading.Thread | None = None
+        self._batch_stop = threading.Event()
         self._renderer: LatestWinsRenderer[Preview] = LatestWinsRenderer(self._render, self._on_result)
         self._done.connect(self._finish)
         self._render_done.connect(self._rendered)
@@ -230,6 +235,29 @@ class EditorSession(QObject):
             steps,
             self.blend,
         )
+
+    def export_batch(self, inputs: list[Path], settings: Any, *, recursive: bool = False) -> None:
+        """Apply a look to the photos of ``inputs`` (files and folders) with the open model.
+
+        ``settings`` is a :class:`fader_studio.core.batch.BatchSettings`.
+        Progress comes as :attr:`batchProgress`, the end as :attr:`batchDone`;
+        :meth:`cancel_batch` stops it after the photo being edited.
+        """
+        self._batch_stop = threading.Event()
+        self._call(
+            "Exporting a batch…",
+            "Exporting the batch",
+            self._batch,
+            self.batchDone.emit,
+            list(inputs),
+            recursive,
+            settings,
+            self._batch_stop,
+        )
+
+    def cancel_batch(self) -> None:
+        """Stop the running batch after the photo being edited (every written file stays complete)."""
+        self._batch_stop.set()
 
     def import_official(self, path: Path, classifier: Path | None, target: Path) -> None:
         """Convert the official model at ``path`` (with ``classifier``) and write it to ``target``."""
@@ -427,6 +455,22 @@ class EditorSession(QObject):
         for index, face_values in enumerate(values):
             document.set(index, face_values)
         return save_image(document.render(), path, source=document.photo, quality=quality)
+
+    def _batch(self, inputs: list[Path], recursive: bool, settings: Any, stop: threading.Event) -> Any:
+        from ..core.batch import find_photos, plan_batch, run_batch
+
+        if self._engine is None:
+            raise FaderStudioError("open a model first")
+        photos, missing = find_photos(inputs, recursive=recursive)
+        jobs, clashes = plan_batch(photos, settings)
+        return run_batch(
+            self._engine,
+            jobs,
+            settings,
+            progress=self.batchProgress.emit,
+            stop=stop,
+            problems=missing + clashes,
+        )
 
     def _import_official(self, path: Path, classifier: Path | None, target: Path) -> Path:
         from ..core.modelfile import save_model
