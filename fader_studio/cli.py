@@ -30,8 +30,10 @@ from .core.errors import FaderStudioError
 PROG = "fader-studio"
 #: ``--blend``: :data:`fader_studio.core.composite.BLEND_MODES`, named here so ``--help`` imports no OpenCV.
 BLEND_CHOICES = ("detail", "replace")
-#: :data:`fader_studio.core.batch.DEFAULT_PATTERN`, for the same reason.
+#: :data:`fader_studio.core.batch.DEFAULT_PATTERN` and :data:`fader_studio.core.imageio.JPEG_QUALITY`,
+#: for the same reason.
 BATCH_PATTERN = "{name}-edited"
+EXPORT_QUALITY = 95
 
 
 BACKEND_HELP = (
@@ -117,7 +119,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="with --out-dir: the format to write (default: each photo's own)",
     )
     edit.add_argument(
-        "--quality", type=int, default=95, metavar="1-100", help="JPEG and WebP quality (default: 95)"
+        "--quality",
+        type=int,
+        default=EXPORT_QUALITY,
+        metavar="1-100",
+        help="JPEG and WebP quality (default: %(default)s)",
     )
     edit.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best one)")
     edit.add_argument("--backend", default=None, help=BACKEND_HELP)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,14 +111,16 @@ def test_the_onnx_backend_edits_like_torch_and_a_bad_backend_is_one_line(
 def test_blend_chooses_how_the_edit_goes_back_and_detail_is_the_default(
     tmp_path: Path, model_file: Path
 ) -> None:
-    from fader_studio.cli import BLEND_CHOICES
+    from fader_studio.cli import BATCH_PATTERN, BLEND_CHOICES, EXPORT_QUALITY
+    from fader_studio.core.batch import DEFAULT_PATTERN
     from fader_studio.core.composite import BLEND_MODES
     from fader_studio.core.edit import PhotoEdit
     from fader_studio.core.engine import Engine
-    from fader_studio.core.imageio import load_image
+    from fader_studio.core.imageio import JPEG_QUALITY, load_image
     from fader_studio.core.modelfile import load_model
 
-    assert BLEND_CHOICES == BLEND_MODES
+    assert BLEND_CHOICES == BLEND_MODES  # the parser's copies of the core's defaults, kept equal
+    assert (BATCH_PATTERN, EXPORT_QUALITY) == (DEFAULT_PATTERN, JPEG_QUALITY)
     photo = photo_copy(tmp_path)
     document = PhotoEdit(load_image(photo), Engine(load_model(model_file), "cpu"))
     document.set(0, {"Smiling": 1.5})
@@ -217,3 +222,48 @@ def test_a_saved_preset_applies_by_name_as_its_relative_set_values_do(
         result = edit(str(photo), "--model", str(model_file), *extra, env=env)
         assert result.returncode == 2 and result.stderr == f"fader-studio: error: {reason}\n", result.stderr
     assert not (tmp_path / "x.png").exists() and not Path("d").exists()
+
+
+def test_the_first_ctrl_c_stops_a_batch_after_the_current_photo_with_complete_files_only(
+    tmp_path: Path, model_file: Path
+) -> None:
+    photos = tmp_path / "many"
+    photos.mkdir()
+    for index in range(80):
+        photo_copy(photos, f"p{index:02d}.png")
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [console_script("fader-studio"), "edit", str(photos), "--model", str(model_file), "--set",
+         "Smiling=1.5", "--out-dir", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(out.glob("*.png"))) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "stopping after this photo (Ctrl+C again to stop now)" in stderr
+    written = sorted(out.iterdir())
+    assert 1 <= len(written) < 80 and all(p.suffix == ".png" for p in written)  # no temporary file
+    for path in written:
+        with Image.open(path) as image:
+            image.load()  # complete
+    assert stdout.startswith(f"{out}: edited {len(written)} of 80 photos in ") and "; cancelled" in stdout
+
+
+def test_the_terminal_progress_bar_shows_the_photo_and_the_time_left() -> None:
+    from fader_studio.core.batch import Progress
+    from fader_studio.edit_command import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    bar(Progress(0, 4, Path("shoot/a.jpg"), 0.0))
+    bar(Progress(2, 4, Path("shoot/c.jpg"), 50.0, failed=1))
+    bar.clear()
+    assert stream.getvalue().split("\r\x1b[K") == [
+        "",
+        "[........................] 0/4 a.jpg",
+        "[############............] 2/4 c.jpg, 0:50 left",
+        "",
+    ]
