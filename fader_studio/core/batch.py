@@ -174,13 +174,17 @@ def find_photos(inputs: Iterable[str | Path], *, recursive: bool = False) -> tup
     seen: set[Path] = set()
     for given in map(Path, inputs):
         if given.is_dir():
-            found = [
-                p
-                for p in sorted(given.rglob("*") if recursive else given.iterdir())
-                if p.suffix.lower() in PHOTO_SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(given).parts)
-            ]
+            try:
+                found = [
+                    p
+                    for p in sorted(given.rglob("*") if recursive else given.iterdir())
+                    if p.suffix.lower() in PHOTO_SUFFIXES
+                    and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(given).parts)
+                ]
+            except OSError as e:
+                problems.append(Problem(given, f"{given}: cannot list this folder ({e.strerror or e})"))
+                continue
             if not found:
                 where = "or its subfolders " if recursive else ""
                 problems.append(Problem(given, f"{given}: no photos in this folder {where}".rstrip()))
