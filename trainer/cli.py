@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import functools
 import json
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,31 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _finite(text: str) -> float:
+    """A float option: a finite number (``nan`` and ``inf`` are refused before anything runs)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _finite(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _finite(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
     return value
 
 
@@ -227,7 +253,7 @@ def _add_architecture_arguments(parser: argparse.ArgumentParser, defaults) -> No
         type=int,
         help=f"hidden units of the discriminator and classifier (default: {defaults.hidden})",
     )
-    group.add_argument("--dropout", type=float, help=f"discriminator dropout (default: {defaults.dropout})")
+    group.add_argument("--dropout", type=_finite, help=f"discriminator dropout (default: {defaults.dropout})")
     group.add_argument(
         "--normalization", choices=("batch", "instance"), help=f"(default: {defaults.normalization})"
     )
@@ -251,11 +277,11 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     opt.add_argument("--batch-size", type=_positive_int, help=f"per process (default: {d.batch_size})")
     opt.add_argument(
         "--lr",
-        type=float,
+        type=_finite,
         help=f"Adam learning rate (default: {d.lr}, the official code's; the paper's text says 0.002)",
     )
-    opt.add_argument("--beta1", type=float, help=f"Adam β1 (default: {d.beta1})")
-    opt.add_argument("--clip-grad", type=float, help=f"gradient norm clip (default: {d.clip_grad})")
+    opt.add_argument("--beta1", type=_finite, help=f"Adam β1 (default: {d.beta1})")
+    opt.add_argument("--clip-grad", type=_finite, help=f"gradient norm clip (default: {d.clip_grad})")
     opt.add_argument(
         "--warmup-steps",
         type=_non_negative_int,
@@ -263,7 +289,7 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     )
     opt.add_argument(
         "--lambda-e",
-        type=float,
+        type=_finite,
         help=f"weight λ_E of the adversarial loss (default: {d.lambda_e}; {_tuned('lambda_e')})",
     )
     opt.add_argument(
@@ -276,7 +302,7 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     )
     opt.add_argument(
         "--lambda-patch",
-        type=float,
+        type=_finite,
         help="weight of a PatchGAN discriminator in pixel space (default: 0, off)",
     )
     opt.add_argument(
@@ -311,7 +337,7 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     tune.add_argument(
         "--positive-share",
         metavar="SHARE",
-        type=float,
+        type=_finite,
         help=f"share of each batch with the --extended attribute (default: {d.positive_share:.3g})",
     )
     tune.add_argument(
@@ -343,7 +369,7 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     )
     run.add_argument(
         "--max-minutes",
-        type=float,
+        type=_finite,
         help="also stop after this many minutes of training (default: no limit); resumable",
     )
     run.add_argument(
@@ -361,7 +387,7 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
         help=f"steps between checkpoints (default: every {d.checkpoint_minutes:g} minutes)",
     )
     run.add_argument(
-        "--checkpoint-minutes", type=float, help="minutes between checkpoints without --checkpoint-every"
+        "--checkpoint-minutes", type=_finite, help="minutes between checkpoints without --checkpoint-every"
     )
     run.add_argument(
         "--keep-checkpoints", type=_positive_int, help=f"checkpoints kept (default: {d.keep_checkpoints})"
@@ -466,6 +492,10 @@ def run_train(args: argparse.Namespace) -> int:
     given = {k: v for k, v in vars(args).items() if k not in _TRAIN_OPTIONS}
     if "attributes" not in given and not args.resume:
         raise FaderStudioError("choose the attributes to train with --attrs (e.g. --attrs Smiling,Male)")
+    if "attributes" not in given and not (args.run_dir / "config.json").is_file():
+        raise FaderStudioError(
+            f"{args.run_dir} holds no training run to resume (no config.json); to start one, give --attrs"
+        )
     train(
         given,
         args.run_dir,
@@ -506,7 +536,7 @@ def add_teach_parser(commands: argparse._SubParsersAction) -> None:
     _add_run_folder_arguments(teach)
     teach.add_argument(
         "--confidence",
-        type=float,
+        type=_probability,
         default=0.9,
         help="label the model's own attributes where its classifier is at least this sure; the other "
         "photos are left out (default: %(default)s)",
@@ -583,7 +613,9 @@ def add_classifier_parser(commands: argparse._SubParsersAction) -> None:
         "--steps", type=_positive_int, default=3000, help="training steps (default: %(default)s)"
     )
     parser.add_argument("--batch-size", type=_positive_int, default=32, help="(default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default: %(default)s)")
+    parser.add_argument(
+        "--lr", type=_positive, default=2e-4, help="Adam learning rate (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     _add_progress_argument(parser)
@@ -739,7 +771,7 @@ def add_label_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=_probability,
         default=d.threshold,
         help="keep predictions at least this probable (default: %(default)s)",
     )
@@ -763,7 +795,7 @@ def add_label_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--min-accuracy",
-        type=float,
+        type=_probability,
         default=d.min_accuracy,
         help="use predictions only for attributes whose held-out balanced accuracy is at least this "
         "(default: %(default)s)",

@@ -10,6 +10,7 @@ save, and the step sizes a diverged run is resumed with (a lower ``--lr`` or
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -47,6 +48,43 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
     "lambda_schedule": 500,
     "align_steps": 300,
 }
+
+
+#: The largest value a float setting may take (larger ones are typos or attacks, and poison a run).
+FLOAT_LIMITS = {
+    "lr": 1.0,
+    "beta1": 1.0,
+    "clip_grad": 1e6,
+    "lambda_e": 1e3,
+    "lambda_patch": 1e3,
+    "positive_share": 1.0,
+    "max_minutes": 1e7,
+    "checkpoint_minutes": 1e6,
+    "dropout": 1.0,
+}
+#: The largest value an integer setting may take.
+INT_LIMIT = 10**12
+
+
+def _check_value(name: str, kind: str, value: Any) -> None:
+    """``ValueError`` unless ``value`` is of the setting's type (``kind``, its annotation) and finite."""
+    option = "--" + name.replace("_", "-")
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{option} must be a finite number, not {value!r}")
+        if abs(value) > FLOAT_LIMITS.get(name, 1e9):
+            raise ValueError(f"{option} {value:g} is out of range (at most {FLOAT_LIMITS.get(name, 1e9):g})")
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{option} must be a whole number, not {str(value)[:40]!r}")
+        if abs(value) > INT_LIMIT:
+            raise ValueError(f"{option} is out of range (at most {INT_LIMIT:g})")
+    elif kind == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{option} must be true or false, not {str(value)[:40]!r}")
+    elif kind in ("str", "str | None") and not (isinstance(value, str) or (value is None and "None" in kind)):
+        raise ValueError(f"{option} must be text, not {str(value)[:40]!r}")
+    elif kind.startswith("tuple") and not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{option} must be a list of names")
 
 
 @dataclass(frozen=True)
@@ -102,8 +140,13 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "attributes", tuple(self.attributes))
-        object.__setattr__(self, "freeze", tuple(self.freeze))
+        for name in ("attributes", "freeze"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise ValueError(f"--{name} must be a list of names")
+            object.__setattr__(self, name, tuple(value))
+        for f in fields(self):
+            _check_value(f.name, str(f.type), getattr(self, f.name))
         if not self.attributes:
             raise ValueError("choose at least one attribute (--attrs)")
         if len(set(self.attributes)) != len(self.attributes):

@@ -100,7 +100,13 @@ def resolve_settings(given: dict[str, Any], folder: RunFolder, resume: bool) -> 
                     f"{folder.root} already holds a training run; add --resume to continue it, "
                     "or choose another folder"
                 )
-            stored = TrainConfig.from_json(json.loads(folder.config.read_text()))
+            try:
+                stored = TrainConfig.from_json(json.loads(folder.config.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError) as e:
+                reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+                raise FaderStudioError(
+                    f"{folder.config}: cannot resume from these settings: {reason}"
+                ) from None
             config = dataclasses.replace(stored, **given)
             changed = config.changed_for_resume(stored)
             if changed:

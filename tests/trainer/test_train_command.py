@@ -181,6 +181,56 @@ def test_resume_refuses_changed_settings_and_a_new_run_refuses_a_used_folder(
     assert of_kind(run, "done")[-1]["step"] == 4
 
 
+@pytest.mark.parametrize("option", ["--lambda-e", "--lambda-patch", "--max-minutes", "--lr", "--clip-grad"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_settings_are_refused_before_anything_is_written(
+    data_dir: Path, tmp_path: Path, option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_code:
+        main(train_args(data_dir, tmp_path / "run", f"{option}={value}", "--progress", "none"))
+    err = capsys.readouterr().err
+    assert exit_code.value.code == 2 and f"argument {option}: must be a finite number, got '{value}'" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_of_range_settings_and_hand_edited_configs_are_one_line_and_resume_nothing(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(train_args(data_dir, tmp_path / "big", "--lambda-e", "1e9", "--progress", "none")) == 2
+    assert "bad settings: --lambda-e 1e+09 is out of range (at most 1000)" in capsys.readouterr().err
+    assert not (tmp_path / "big").exists()
+    run = tmp_path / "run"
+    assert main(train_args(data_dir, run, "--max-steps", "2", "--progress", "none")) == 0
+    good = (run / "config.json").read_text()
+    resume = ["train", str(data_dir), "--out", str(run), "--resume", "--progress", "none"]
+    stored = json.loads(good)
+    cases = {
+        json.dumps({**stored, "lambda_e": float("nan")}): "--lambda-e must be a finite number, not nan",
+        json.dumps({**stored, "seed": 1.5}): "--seed must be a whole number, not '1.5'",
+        json.dumps({**stored, "max_steps": 10**400}): "--max-steps is out of range",
+        json.dumps({**stored, "attributes": "Smiling"}): "--attributes must be a list of names",
+        "[" * 100_000 + "]" * 100_000: "maximum recursion depth exceeded",
+        "{": "Expecting property name",
+    }
+    for text, reason in cases.items():
+        (run / "config.json").write_text(text)
+        before = sorted(p.name for p in run.rglob("*"))
+        assert main(resume) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            f"fader-train: error: {run / 'config.json'}: cannot resume from these settings: "
+        )
+        assert reason in err and err.count("\n") == 1, err
+        assert sorted(p.name for p in run.rglob("*")) == before
+    empty = tmp_path / "not-a-run"
+    empty.mkdir()
+    assert main(["train", str(data_dir), "--out", str(empty), "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"fader-train: error: {empty} holds no training run to resume (no config.json); to start one, "
+        "give --attrs\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
