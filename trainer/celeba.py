@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from fader_studio.core.errors import DatasetError, FaderStudioError
+from fader_studio.core.files import file_problem, read_member
 from fader_studio.core.imageio import paper_crop
 from fader_studio.core.template import CELEBA_MEAN_LANDMARKS, Points, crop_box, to_crop
 
@@ -51,6 +52,9 @@ CELEBA_COUNT = 202_599
 
 #: Aligned face images larger than this are refused before decoding.
 MAX_SOURCE_PIXELS = 4096 * 4096
+#: The largest image file a dataset may hold (an uncompressed 4096×4096 RGB image, with room for headers):
+#: a zip member that inflates to more is refused before it is inflated.
+MAX_IMAGE_BYTES = MAX_SOURCE_PIXELS * 3 + (1 << 20)
 
 #: Bump when preprocessing changes, so that old caches are rebuilt.
 PREPROCESS_VERSION = 1
@@ -132,7 +136,10 @@ class FolderImages:
         return found
 
     def read(self, name: str) -> bytes:
-        """The bytes of image ``name``."""
+        """The bytes of image ``name`` (:class:`BadImage` if it is not a regular file)."""
+        problem = file_problem(self.folder / name)
+        if problem is not None and problem != "no such file":
+            raise BadImage(problem)
         return (self.folder / name).read_bytes()
 
 
@@ -171,8 +178,8 @@ class ZipImages:
     def read(self, name: str) -> bytes:
         """The bytes of image ``name`` (:meth:`list` must have run)."""
         try:
-            return self._open().read(self._members[name])
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
+            return read_member(self._open(), self._members[name], MAX_IMAGE_BYTES)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
             raise BadImage(f"unreadable zip member ({e})") from None
 
 
@@ -205,6 +212,9 @@ def find_layout(path: str | Path) -> Layout:
     path = Path(path).expanduser()
     if not path.exists():
         raise DatasetError(path, "no such file or folder")
+    problem = file_problem(path)
+    if problem is not None and problem != "is a folder, not a file":
+        raise DatasetError(path, problem)
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise DatasetError(path, "not a folder or a zip file of images")
@@ -249,8 +259,8 @@ def find_layout(path: str | Path) -> Layout:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="strict").splitlines()
+    try:  # utf-8-sig: a byte-order mark (from Windows editors) is not part of the first line
+        return path.read_text(encoding="utf-8-sig", errors="strict").splitlines()
     except UnicodeDecodeError:
         raise DatasetError(path, "not a text file") from None
     except OSError as e:
@@ -368,7 +378,7 @@ def standard_partition(names: list[str]) -> np.ndarray:
     numbers = []
     for position, name in enumerate(names):
         stem = name.rsplit(".", 1)[0]
-        if stem.isdigit():
+        if stem.isascii() and stem.isdigit() and len(stem) <= 9:
             numbers.append(int(stem))
         else:  # same proportions over the listed order
             numbers.append(1 + position * CELEBA_COUNT // len(names))

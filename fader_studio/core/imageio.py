@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write_bytes
 from .errors import ImageError
+from .files import file_problem
 from .template import CROP_SIZE, crop_box
 
 #: Photos with more pixels than this are refused before decoding (a setting in the app).
@@ -109,6 +110,9 @@ def paper_crop(image: Image.Image, size: int, resize: str = "auto") -> np.ndarra
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Load the photo at ``path`` upright as 8-bit RGB; :class:`ImageError` if it cannot be used."""
     path = Path(path)
+    problem = file_problem(path)
+    if problem is not None and problem != "no such file":
+        raise ImageError(f"{path}: {problem}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies

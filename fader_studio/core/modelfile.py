@@ -33,6 +33,7 @@ from safetensors.torch import save as save_tensors_to_bytes
 from .atomic import atomic_write_bytes
 from .attributes import AttributeSpec
 from .errors import ModelFileError, first_line
+from .files import file_problem
 from .network import Classifier, Decoder, Encoder, NetworkConfig
 from .template import Points, default_template, template_name, validate_template
 
@@ -218,8 +219,9 @@ def model_info(path: str | Path) -> dict[str, Any]:
 
 def _read_file(path: Path) -> bytearray:
     """The whole file, read into one buffer (a writable one, as ``torch.frombuffer`` wants)."""
-    if path.is_dir():
-        raise ModelFileError(path, "is a directory, not a model file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ModelFileError(path, problem)
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size

@@ -31,12 +31,15 @@ import numpy as np
 import torch
 
 from .errors import ModelFileError, first_line
+from .files import file_problem, read_member
 
 #: The magic number and protocol version at the start of a legacy ``torch.save`` file.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 #: Files larger than this are refused before reading (the official models are about 150 MB).
 MAX_FILE_BYTES = 4 << 30
+#: The largest pickle (the model's structure, without its tensors) a model file may hold.
+MAX_PICKLE_BYTES = 64 << 20
 
 #: Modules whose names a model pickle never needs and that can run code, or reach what can.
 REFUSED_MODULES = {
@@ -257,6 +260,9 @@ def read_module_pickle(path: str | Path) -> Any:
     pickle, is truncated or corrupt, or asks for anything that could run code.
     """
     path = Path(path)
+    problem = file_problem(path)
+    if problem is not None:
+        raise ModelFileError(path, problem)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -307,10 +313,16 @@ def _read_zip(raw: bytes, reader: _Reader, path: Path) -> Any:
     if len(pickles) != 1:
         raise ModelFileError(path, "a zip file without exactly one data.pkl (not a torch.save file)")
     prefix = pickles[0][: -len("data.pkl")]
-    result = _RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), reader, path).load()
-    for key, storage in reader.storages.items():
-        data = archive.read(f"{prefix}data/{key}")
-        storage.data = np.frombuffer(data, dtype=storage.dtype)
+    try:
+        pickle = read_member(archive, pickles[0], MAX_PICKLE_BYTES)
+        result = _RestrictedUnpickler(io.BytesIO(pickle), reader, path).load()
+        for key, storage in reader.storages.items():
+            # all a storage can hold; torch.save stores members uncompressed, so never more than the file
+            size = min(storage.numel * np.dtype(storage.dtype).itemsize, len(raw))
+            data = read_member(archive, f"{prefix}data/{key}", size)
+            storage.data = np.frombuffer(data, dtype=storage.dtype)
+    except ValueError as e:
+        raise ModelFileError(path, str(e)) from None
     return result
 
 

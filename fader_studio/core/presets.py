@@ -28,6 +28,7 @@ from . import paths
 from .atomic import atomic_write_bytes
 from .attributes import MAX_ABS_VALUE, AttributeSpec
 from .errors import FaderStudioError
+from .files import file_problem
 
 FORMAT = "fader-studio-preset"
 VERSION = 1
@@ -172,9 +173,10 @@ def presets_dir() -> Path:
 def read_preset(path: str | Path) -> Preset:
     """The preset in the file at ``path``; :class:`PresetError` with the file and reason otherwise."""
     path = Path(path)
+    problem = file_problem(path)
+    if problem is not None:
+        raise PresetError(f"{path}: {'no such preset file' if problem == 'no such file' else problem}")
     try:
-        if not path.is_file():
-            raise PresetError(f"{path}: no such preset file")
         if path.stat().st_size > MAX_BYTES:
             raise PresetError(f"{path}: too large to be a preset")
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -272,3 +272,41 @@ def test_an_image_folder_that_cannot_be_listed_is_a_clear_error(tmp_path: Path) 
         DatasetError, match=r"img_align_celeba: cannot read the image folder \(Not a directory\)"
     ):
         FolderImages(not_a_folder).list()
+
+
+def test_a_padded_zip_member_is_a_bad_image_and_never_inflated(tmp_path: Path) -> None:
+    import tracemalloc
+
+    written = write_celeba(tmp_path / "z", 4, layout="zip")
+    archive = tmp_path / "z" / "img_align_celeba.zip"
+    with zipfile.ZipFile(archive, "a") as zf, zf.open("img_align_celeba/000099.jpg", "w") as member:
+        for _ in range(600):  # 600 MB of zeros: far more than any face image
+            member.write(bytes(1 << 20))
+    images = ZipImages(archive)
+    assert "000099.jpg" in images.list()
+    tracemalloc.start()
+    try:
+        with pytest.raises(BadImage, match="would inflate to 600 MB, more than it can hold"):
+            images.read("000099.jpg")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+    assert images.read(written.names[0]) == written.images[written.names[0]]
+
+
+@pytest.mark.parametrize(
+    "name", ["list_attr_celeba.txt", "list_eval_partition.txt", "list_landmarks_align_celeba.txt"]
+)
+def test_a_byte_order_mark_from_a_windows_editor_is_accepted(tmp_path: Path, name: str) -> None:
+    written = write_celeba(tmp_path / "d", 6)
+    text = written.text_file(name)
+    if name == "list_eval_partition.txt":  # image 1 in the test split, which no default would give it
+        text.write_text(text.read_text().replace("000001.jpg 0", "000001.jpg 2"))
+        written.partition[0] = 2
+    text.write_bytes(b"\xef\xbb\xbf" + text.read_bytes())
+    celeba = open_celeba(written.path)
+    assert celeba.names == written.names
+    np.testing.assert_array_equal(celeba.labels, written.labels)
+    np.testing.assert_array_equal(celeba.partition, written.partition)
+    np.testing.assert_array_equal(celeba.landmarks, written.landmarks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -404,6 +405,11 @@ def test_bad_files_show_one_error_and_the_window_stays_usable(
     assert window.error_box.text() == "Opening the photo failed."
     assert window.error_box.informativeText() == f"{corrupt}: cannot read this image (Truncated File Read)"
     assert window.photo.path == portrait  # still editing the photo that was open
+    pipe = tmp_path / "pipe.jpg"
+    os.mkfifo(pipe)
+    window.open_photo(pipe)  # a named pipe would block the worker for ever if it were opened
+    settle(qtbot, window)
+    assert window.error_box.informativeText() == f"{pipe}: is a named pipe (FIFO), not a file"
     broken_model = tmp_path / "broken.fader"
     broken_model.write_bytes(synth_model.read_bytes()[:1000])
     window.open_model(broken_model)

@@ -1,0 +1,67 @@
+"""Paths that are not regular files, and archives that inflate far past their size, given to every command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+from fader_studio import resources
+from tests.conftest import console_script
+
+FIFO = "is a named pipe (FIFO), not a file"
+
+
+def test_a_fifo_anywhere_a_path_is_read_is_one_line_and_nothing_hangs(
+    tmp_path: Path, model_file: Path
+) -> None:
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    photo = Path(shutil.copy(resources.path(resources.SAMPLE_PHOTO), tmp_path / "portrait.png"))
+    studio, trainer = console_script("fader-studio"), console_script("fader-train")
+    out = str(tmp_path / "out.png")
+    commands = {
+        (studio, "edit", str(fifo), "--model", str(model_file), "--out", out): f"{fifo}: {FIFO}",
+        (studio, "edit", str(photo), "--model", str(fifo), "--out", out): f"{fifo}: {FIFO}",
+        (studio, "edit", str(photo), "--model", str(model_file), "--preset", str(fifo), "--out", out): (
+            f"{fifo}: {FIFO}"
+        ),
+        (studio, "info", str(fifo)): f"{fifo}: {FIFO}",
+        (studio, "import", str(fifo), "--out", str(tmp_path / "x.fader")): f"{fifo}: {FIFO}",
+        (trainer, "prepare", str(fifo), "--size", "64", "--progress", "none"): f"{fifo}: {FIFO}",
+    }
+    for command, message in commands.items():
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)  # a hang fails here
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.endswith(f"error: {message}\n") and result.stderr.count("\n") == 1, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.png", "portrait.png", "tiny.fader"]
+
+
+def test_an_official_model_that_inflates_to_a_gigabyte_is_refused_in_little_memory(tmp_path: Path) -> None:
+    pth = tmp_path / "eyeglasses.pth"
+    with (
+        zipfile.ZipFile(pth, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("archive/data.pkl", "w") as f,
+    ):
+        for _ in range(1024):
+            f.write(bytes(1 << 20))
+    assert pth.stat().st_size < 2 << 20
+    with open(tmp_path / "stderr.txt", "w+") as err:
+        process = subprocess.Popen(
+            [console_script("fader-studio"), "import", str(pth), "--out", str(tmp_path / "x.fader")],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak memory
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read()
+    assert process.returncode == 2, stderr
+    assert stderr == (
+        f"fader-studio: error: {pth}: zip member 'archive/data.pkl' would inflate to 1024 MB, "
+        "more than it can hold (64 MB)\n"
+    )
+    assert usage.ru_maxrss < 800 * 1024, f"peak {usage.ru_maxrss / 1024:.0f} MB"  # KB: torch alone is ~400 MB
+    assert not (tmp_path / "x.fader").exists()
