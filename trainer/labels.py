@@ -129,7 +129,7 @@ def label_provenance(datasets: Sequence[Any]) -> dict[str, Any] | None:
 def parse_identities(path: Path) -> dict[str, int]:
     """Parse ``identity_CelebA.txt``: image file name → person number."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark is not a name
     except OSError as e:
         raise DatasetError(path, f"cannot read ({e.strerror or e})") from None
     except UnicodeDecodeError:
@@ -139,8 +139,8 @@ def parse_identities(path: Path) -> dict[str, int]:
         fields = line.split()
         if not fields:
             continue
-        if len(fields) != 2 or not fields[1].isdigit():
-            raise DatasetError(path, f"expected 'IMAGE PERSON', got {line.strip()!r:.60}", number)
+        if len(fields) != 2 or not (fields[1].isascii() and fields[1].isdigit() and len(fields[1]) <= 9):
+            raise DatasetError(path, f"expected 'IMAGE PERSON' (a number), got {line.strip()!r:.60}", number)
         if fields[0] in table:
             raise DatasetError(path, f"{fields[0]} is listed twice", number)
         table[fields[0]] = int(fields[1])

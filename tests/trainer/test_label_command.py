@@ -170,6 +170,14 @@ def test_the_command_prints_each_label_source(sample, tmp_path, capsys):
             "identity_CelebA.txt:1: expected 'IMAGE PERSON'",
         ),
         (lambda s: (s / IDENTITY_FILE).write_bytes(b"\xff\xfe\x00garbage"), "not a text file"),
+        (
+            lambda s: (s / IDENTITY_FILE).write_text("000001.jpg \u00b2\n"),
+            "identity_CelebA.txt:1: expected 'IMAGE PERSON' (a number), got '000001.jpg \u00b2'",
+        ),
+        (
+            lambda s: (s / IDENTITY_FILE).write_text("000001.jpg " + "9" * 5000 + "\n"),
+            "identity_CelebA.txt:1: expected 'IMAGE PERSON' (a number)",
+        ),
         (lambda s: (s / IDENTITY_FILE).write_text("000001.jpg 1\n000001.jpg 2\n"), "listed twice"),
         (
             lambda s: (s / IDENTITY_FILE).write_text(
@@ -204,6 +212,8 @@ def test_parse_identities_reads_the_official_format(tmp_path):
     path = tmp_path / IDENTITY_FILE
     path.write_text("000001.jpg 2880\n\n000002.jpg 2937\n")
     assert parse_identities(path) == {"000001.jpg": 2880, "000002.jpg": 2937}
+    path.write_bytes(b"\xef\xbb\xbf000001.jpg 2880\n")  # a byte-order mark from a Windows editor
+    assert parse_identities(path) == {"000001.jpg": 2880}
     path.write_text("")
     with pytest.raises(DatasetError, match="no images listed"):
         parse_identities(path)
