@@ -219,7 +219,7 @@ def _model_or_bundled(path: str | None) -> Path:
 def _info(path: str | None) -> int:
     from .core.modelfile import model_info
 
-    print(json.dumps(model_info(_model_or_bundled(path)), indent=2))
+    print(json.dumps(model_info(_model_or_bundled(path)), indent=2, allow_nan=False))
     return 0
 
 

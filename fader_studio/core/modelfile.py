@@ -44,6 +44,8 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 #: The paper's 256-px model is 68 MB; a file far larger is not a model (and is
 #: refused before it is read into memory).
 MAX_FILE_BYTES = 2 * 1024**3
+#: The most faders a model may have (CelebA has 40); thousands would freeze the editor's panel.
+MAX_ATTRIBUTES = 100
 
 _DTYPE_CODES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
 _CODE_DTYPES = {code: dtype for dtype, code in _DTYPE_CODES.items()}
@@ -214,7 +216,18 @@ def model_info(path: str | Path) -> dict[str, Any]:
         name: sum(p.numel() for p in module.parameters()) for name, module in modules.items()
     }
     info["file_bytes"] = path.stat().st_size
-    return info
+    return _json_safe(info)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities (which JSON cannot hold) as ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _read_file(path: Path) -> bytearray:
@@ -302,6 +315,10 @@ def _model_from_metadata(path: Path, metadata: Any, header: dict[str, Any]) -> F
                 raise ValueError("the classifier's image size differs from the model's")
         if not isinstance(values["attributes"], list) or not values["attributes"]:
             raise ValueError("attributes must be a non-empty list")
+        if len(values["attributes"]) > MAX_ATTRIBUTES:
+            raise ValueError(
+                f"{len(values['attributes'])} attributes; a model may have at most {MAX_ATTRIBUTES}"
+            )
         attributes = tuple(AttributeSpec.from_json(a) for a in values["attributes"])
         names = [a.name for a in attributes]
         if len(set(names)) != len(names):
@@ -309,7 +326,7 @@ def _model_from_metadata(path: Path, metadata: Any, header: dict[str, Any]) -> F
         template = validate_template(values["template"], config.image_size)
         if not isinstance(values["training"], dict):
             raise ValueError("training must be a JSON object")
-    except ValueError as e:
+    except (ValueError, OverflowError) as e:  # OverflowError: an integer too large for a float (10**400)
         raise ModelFileError(path, f"bad metadata: {first_line(e)}") from None
     parts = {name.split(".", 1)[0] for name in header}
     unknown = parts - set(PARTS)

@@ -130,4 +130,24 @@ def validate_template(data: Any, image_size: int) -> Points:
         if not all(math.isfinite(v) and -0.5 <= v <= image_size - 0.5 for v in point):
             raise ValueError(f"template point {point} is outside the {image_size}px crop")
         points.append([float(point[0]), float(point[1])])
+    _check_geometry(points, image_size)
     return points
+
+
+#: The least distance between a template's eyes, as a share of the crop (the default ones are 0.2–0.4).
+MIN_EYE_SPREAD = 0.05
+
+
+def _check_geometry(points: Points, image_size: int) -> None:
+    """``ValueError`` unless the points are a face: eyes apart, left of right, above the nose and mouth.
+
+    Coinciding or jumbled points pass the range check but make the alignment
+    degenerate (every warp then spins on an empty or infinite map).
+    """
+    (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = points
+    if math.hypot(rx - lx, ry - ly) < MIN_EYE_SPREAD * image_size:
+        raise ValueError(f"template eyes are less than {MIN_EYE_SPREAD:.0%} of the crop apart")
+    if not (rx > lx and mrx > mlx):
+        raise ValueError("template points are not in order (left eye, right eye, nose, left and right mouth)")
+    if not max(ly, ry) < ny < min(mly, mry):
+        raise ValueError("template nose is not below the eyes and above the mouth")

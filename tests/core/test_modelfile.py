@@ -262,7 +262,7 @@ def _missing(path: Path) -> Path:
 
 BAD_FILES = {
     "empty": (_replace(b""), "empty file"),
-    "directory": (_directory, "is a directory"),
+    "directory": (_directory, "is a folder, not a file"),
     "missing": (_missing, "no such file"),
     "huge": (_huge, "too large to be a model \\(3.0 GB\\)"),
     "tiny": (_replace(b"\x10\x00"), "truncated: only 2 bytes"),
@@ -288,6 +288,26 @@ BAD_FILES = {
         "min 2 is not below max 1",
     ),
     "template outside crop": (_set_meta("template", [[0, 0]] * 4 + [[900, 3]]), "outside the 64px crop"),
+    "template points coincide": (
+        _set_meta("template", [[30, 30]] * 5),
+        "eyes are less than 5% of the crop apart",
+    ),
+    "template mirrored": (
+        _set_meta("template", [[40, 25], [24, 25], [32, 33], [38, 42], [26, 42]]),
+        "template points are not in order",
+    ),
+    "template upside down": (
+        _set_meta("template", [[24, 42], [40, 42], [32, 33], [26, 25], [38, 25]]),
+        "template nose is not below the eyes and above the mouth",
+    ),
+    "2,000 attributes": (
+        _set_meta("attributes", [{"name": f"A{i}"} for i in range(2000)]),
+        "2000 attributes; a model may have at most 100",
+    ),
+    "integer too large for a float": (
+        _set_meta("template", [[10**400, 25], [40, 25], [32, 33], [26, 42], [38, 42]]),
+        "bad metadata: int too large to convert to float",
+    ),
     "training not an object": (_set_meta("training", [1]), "training must be a JSON object"),
     "wrong shapes": (_wrong_shapes, "has shape \\[8, 3, 4, 4\\], expected \\[16, 3, 4, 4\\]"),
     "wrong dtype": (_wrong_dtype, "has dtype 'BF16', expected 'F32' or 'F16'"),
@@ -309,7 +329,9 @@ def test_bad_model_files_are_refused_with_one_line(case: str, model_file: Path) 
     assert "\n" not in text and text.startswith(str(path))
 
 
-@pytest.mark.parametrize("case", ["empty", "tiny", "wrong shapes", "newer format", "nan weight"])
+@pytest.mark.parametrize(
+    "case", ["empty", "tiny", "wrong shapes", "newer format", "nan weight", "integer too large for a float"]
+)
 def test_cli_info_refuses_bad_files_with_exit_2(
     case: str, model_file: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -322,3 +344,15 @@ def test_cli_info_refuses_bad_files_with_exit_2(
     assert out == ""
     assert err.startswith("fader-studio: error: ") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_info_writes_json_even_when_the_training_record_holds_nan(
+    model_file: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from fader_studio.cli import main
+
+    path = _set_meta("training", {"steps": 3, "best_loss": float("nan"), "ratio": float("inf")})(model_file)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    info = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert info["training"] == {"steps": 3, "best_loss": None, "ratio": None}
