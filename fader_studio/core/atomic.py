@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,12 +26,34 @@ def atomic_write_bytes(path: Path, data: bytes, error: Callable[[str], Exception
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved file is an ordinary document
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes it private
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise error(f"cannot write: {e.strerror or e}") from e
     fsync_directory(path.parent)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions ``path`` gets: those of the file it replaces, else a new file's under the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows (other threads create files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def fsync_directory(directory: Path) -> None:

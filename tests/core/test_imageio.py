@@ -124,7 +124,7 @@ def test_the_pixel_limit_is_a_setting(tmp_path: Path) -> None:
     ("make", "reason"),
     [
         (lambda p: p / "missing.jpg", "no such file"),
-        (lambda p: p, "is a folder, not a photo"),
+        (lambda p: p, "is a folder, not a file"),
         (lambda p: _write(p / "notes.jpg", b"just some text"), "not an image file Fader Studio can read"),
         (lambda p: _write(p / "cut.jpg", _jpeg()[:600]), "cannot read this image"),
         (lambda p: _write(p / "cut.png", png_header_only(40, 40)), "cannot read this image"),
@@ -172,3 +172,44 @@ def test_a_failed_export_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match=r"cannot save as \.gif"):
         save_image(ARROW, tmp_path / "out.gif")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exports_respect_the_umask_and_keep_the_mode_of_a_file_they_replace(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    pixels = np.full((8, 8, 3), 90, np.uint8)
+    previous = os.umask(0o077)  # a private photo
+    try:
+        fresh = save_image(pixels, tmp_path / "private.png")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+    shared = tmp_path / "shared.png"
+    shared.write_bytes(b"old")
+    shared.chmod(0o640)
+    save_image(pixels, shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640 and shared.read_bytes() != b"old"
+
+
+def big_exif_photo(path: Path) -> Path:
+    """A PNG with 70 kB of EXIF (a long maker note), more than a JPEG can hold."""
+    exif = Image.Exif()
+    exif[0x927C] = b"\x01" * 70_000  # MakerNote
+    exif[0x010F] = "Camera maker"
+    Image.new("RGB", (16, 16), (10, 120, 200)).save(path, exif=exif.tobytes())
+    return path
+
+
+def test_exif_too_large_for_a_jpeg_is_left_out_with_a_warning_and_kept_where_it_fits(tmp_path: Path) -> None:
+    from fader_studio.core.imageio import ExportWarning
+
+    photo = load_image(big_exif_photo(tmp_path / "big.png"))
+    assert photo.exif is not None and len(photo.exif) > 70_000
+    with pytest.warns(ExportWarning, match="the photo's EXIF \\(68 kB\\) is more than a JPEG can hold"):
+        jpeg = save_image(photo.pixels, tmp_path / "out.jpg", source=photo)
+    with Image.open(jpeg) as image:
+        assert image.size == (16, 16) and not image.getexif()
+    png = save_image(photo.pixels, tmp_path / "out.png", source=photo)
+    with Image.open(png) as image:
+        assert image.getexif()[0x010F] == "Camera maker"
