@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return train(argv[1:])
     editor = not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"))
+    warnings.showwarning = _show_warning
     parser = get_app_args_parser() if editor else get_args_parser()
     args, extra = parser.parse_known_args(argv)
     if not editor and args.command == "edit":  # photos after options: edit a.jpg --set Smiling=1 b.jpg
@@ -204,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FaderStudioError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.exit_code
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """A warning as one line on stderr, as errors are (not Python's two lines with a source line)."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 def _model_or_bundled(path: str | None) -> Path:

@@ -65,3 +65,27 @@ def test_an_official_model_that_inflates_to_a_gigabyte_is_refused_in_little_memo
     )
     assert usage.ru_maxrss < 800 * 1024, f"peak {usage.ru_maxrss / 1024:.0f} MB"  # KB: torch alone is ~400 MB
     assert not (tmp_path / "x.fader").exists()
+
+
+def test_an_export_that_cannot_keep_the_exif_says_so_in_one_line_and_writes(
+    tmp_path: Path, model_file: Path
+) -> None:
+    from PIL import Image
+
+    from tests.core.test_imageio import big_exif_photo
+
+    photo = Image.open(resources.path(resources.SAMPLE_PHOTO)).convert("RGB")
+    exif = Image.open(big_exif_photo(tmp_path / "exif.png")).getexif()
+    photo.save(tmp_path / "portrait.png", exif=exif.tobytes())
+    out = tmp_path / "out.jpg"
+    result = subprocess.run(
+        [console_script("fader-studio"), "edit", str(tmp_path / "portrait.png"), "--model", str(model_file),
+         "--set", "Smiling=1.5", "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"fader-studio: warning: {out}: the photo's EXIF (68 kB) is more than a JPEG can hold (64 kB); "
+        "written without it\n"
+    )
+    assert Image.open(out).size == photo.size

@@ -36,6 +36,14 @@ EXPORT_FORMATS = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
 }
+#: The most EXIF a JPEG can hold: one APP1 segment of 64 kB, less its length field.
+JPEG_MAX_EXIF = 65533
+
+
+class ExportWarning(UserWarning):
+    """Something of the photo could not be kept in the exported file (which was written without it)."""
+
+
 #: Formats that can store an alpha channel.
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 JPEG_QUALITY = 95
@@ -133,8 +141,6 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
         raise
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not a photo") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Fader Studio can read") from None
     except Image.DecompressionBombError:
@@ -177,7 +183,15 @@ def save_image(
     if source is not None:
         if source.icc_profile and fmt != "BMP":
             options["icc_profile"] = source.icc_profile
-        if source.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        if source.exif and fmt == "JPEG" and len(source.exif) > JPEG_MAX_EXIF:
+            warnings.warn(
+                ExportWarning(
+                    f"{path}: the photo's EXIF ({len(source.exif) / 1024:.0f} kB) is more than a JPEG can "
+                    f"hold ({JPEG_MAX_EXIF / 1024:.0f} kB); written without it"
+                ),
+                stacklevel=2,
+            )
+        elif source.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
             options["exif"] = source.exif
     buffer = io.BytesIO()
     try:

@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self.session.imported.connect(self._imported)
         self.session.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.session.failed.connect(self.show_error)
+        self.session.noted.connect(lambda note: self.statusBar().showMessage(note, 15000))
 
         self.resize(1200, 800)
         geometry = self.settings.value("window/geometry")

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -111,6 +112,8 @@ class EditorSession(QObject):
     backendChanged = Signal(str, str)  # noqa: N815
     #: An export or sweep was written (path).
     saved = Signal(str)
+    #: Something the user should know about a finished export (one line), e.g. EXIF left out.
+    noted = Signal(str)
     #: An official model was converted and written (path of the .fader).
     imported = Signal(str)
     #: A batch export moved on: a :class:`fader_studio.core.batch.Progress`.
@@ -132,6 +135,7 @@ class EditorSession(QObject):
         self.blend = "detail"
         self._export_thread: threading.Thread | None = None
         self._batch_stop = threading.Event()
+        self._notes: list[str] = []  # of the last export
         self._renderer: LatestWinsRenderer[Preview] = LatestWinsRenderer(self._render, self._on_result)
         self._done.connect(self._finish)
         self._render_done.connect(self._rendered)
@@ -353,6 +357,9 @@ class EditorSession(QObject):
 
     def _saved(self, path: Path) -> None:
         self.saved.emit(str(path))
+        notes, self._notes = self._notes, []
+        for note in notes:
+            self.noted.emit(note)
 
     # worker thread
 
@@ -448,13 +455,17 @@ class EditorSession(QObject):
         return self._document
 
     def _export(self, path: Path, values: list[dict[str, float]], quality: int, blend: str) -> Path:
-        from ..core.imageio import save_image
+        from ..core.imageio import ExportWarning, save_image
 
         document = self._open_document()
         document.blend = blend
         for index, face_values in enumerate(values):
             document.set(index, face_values)
-        return save_image(document.render(), path, source=document.photo, quality=quality)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ExportWarning)
+            written = save_image(document.render(), path, source=document.photo, quality=quality)
+        self._notes = [str(warning.message) for warning in caught]  # said after "saved", in _saved
+        return written
 
     def _batch(self, inputs: list[Path], recursive: bool, settings: Any, stop: threading.Event) -> Any:
         from ..core.batch import find_photos, plan_batch, run_batch

@@ -532,3 +532,21 @@ def test_model_import_official_converts_installs_and_opens_it(
     assert window.error_box.informativeText().startswith(f"{garbage}: not a readable torch.save file")
     assert sorted(p.name for p in installed.parent.iterdir()) == ["eyeglasses.fader"]  # nothing else written
     assert window.model.path == installed
+
+
+def test_an_export_that_leaves_the_exif_out_says_so_in_the_status_bar(
+    qtbot, make_window, synth_model: Path, portrait: Path, tmp_path: Path
+) -> None:
+    from tests.core.test_imageio import big_exif_photo
+
+    exif = Image.open(big_exif_photo(tmp_path / "exif.png")).getexif()
+    photo = tmp_path / "exif-portrait.png"
+    Image.open(portrait).convert("RGB").save(photo, exif=exif.tobytes())
+    window = opened(qtbot, make_window(), photo, synth_model)
+    drag(window, "Smiling", 1.5)
+    with qtbot.waitSignal(window.session.noted, timeout=60_000) as noted:
+        window.export_to(tmp_path / "out.jpg")
+    settle(qtbot, window)
+    assert noted.args[0].endswith("is more than a JPEG can hold (64 kB); written without it")
+    assert window.statusBar().currentMessage() == noted.args[0]  # shown after "Saved …", not under it
+    assert (tmp_path / "out.jpg").exists()
