@@ -200,6 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _edit(args)
         if not editor and args.command == "import":
             return _import(args)
+        from .display import display_problem
+
+        problem = display_problem()
+        if problem is not None:  # before Qt, which would abort the process without saying why
+            raise FaderStudioError(problem)
         from .ui.app import run_app
 
         return run_app(args.photos, args.model, args.device, args.backend)
