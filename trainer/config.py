@@ -52,7 +52,7 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
 
 #: The largest value a float setting may take (larger ones are typos or attacks, and poison a run).
 FLOAT_LIMITS = {
-    "lr": 1.0,
+    "lr": 1e6,
     "beta1": 1.0,
     "clip_grad": 1e6,
     "lambda_e": 1e3,
