@@ -19,7 +19,7 @@ from fader_studio.core.errors import FaderStudioError, TrainingError
 from fader_studio.core.modelfile import FaderModel
 from fader_studio.core.network import Classifier, NetworkConfig
 from trainer.cache import PreparedData
-from trainer.data import FaceDataset, flip_some, training_loader
+from trainer.data import FaceDataset, check_learnable, flip_some, training_loader
 from trainer.evaluation import EVAL_BATCH, EvalMode, evaluation_images
 
 #: Test images used to report a classifier's accuracy.
@@ -57,6 +57,7 @@ def train_classifier(
     """
     device = torch.device(device)
     dataset = FaceDataset(data, "train", attributes, unknown="keep")
+    check_learnable(dataset)
     torch.manual_seed(seed)
     model = FaderModel.create(
         network,

@@ -20,13 +20,34 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from fader_studio.core.attributes import AttributeSpec
-from fader_studio.core.errors import DatasetError
+from fader_studio.core.errors import DatasetError, FaderStudioError
 from trainer.cache import PreparedData
 from trainer.celeba import DatasetWarning
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 #: How :class:`FaceDataset` treats images with unknown labels.
 UNKNOWN_LABELS = ("drop", "keep", "all")
+#: The fewest training images with, and without, an attribute that a fader or classifier learns it from.
+MIN_PER_CLASS = 5
+
+
+def check_learnable(dataset: FaceDataset) -> None:
+    """:class:`FaderStudioError` naming the first attribute with too few known positives or negatives.
+
+    Training an attribute that (almost) no image has, or that (almost) every
+    one has, "succeeds" with a perfect classifier and a fader that does nothing.
+    """
+    labels = dataset.labels.float()
+    for index, name in enumerate(dataset.attributes):
+        column = labels[:, index]
+        known = column[~column.isnan()]
+        have = int((known > 0.5).sum())
+        lack = known.numel() - have
+        if min(have, lack) < MIN_PER_CLASS:
+            raise FaderStudioError(
+                f"{name}: {have} training images have it and {lack} do not; learning it needs at least "
+                f"{MIN_PER_CLASS} of each (choose other attributes, or add photos)"
+            )
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -63,6 +84,7 @@ class FaceDataset(Dataset[Batch]):
         if len(self.indices) == 0:
             missing = f" with every one of {', '.join(attributes)} known" if len(usable) else ""
             raise DatasetError(data.path, f"no usable images in the {split} split{missing}")
+        self.path = data.path
         self.split = split
         self.attributes = list(attributes)
         labels = data.labels[self.indices][:, columns].astype(np.float32)

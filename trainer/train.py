@@ -52,7 +52,7 @@ from trainer.checkpoints import latest_checkpoint, save_checkpoint
 from trainer.classifier import auto_classifier_steps, classifier_for, train_classifier
 from trainer.config import ARCHITECTURE, FINETUNE_DEFAULTS, TrainConfig
 from trainer.control import RunControl, run_lock
-from trainer.data import FaceDataset, flip_some, training_loader
+from trainer.data import FaceDataset, check_learnable, flip_some, training_loader
 from trainer.distributed import Distributed, init_distributed
 from trainer.evaluation import evaluate, evaluation_images, sample_grid, spread
 from trainer.fader import LOSS_NAMES, FaderTraining
@@ -353,6 +353,7 @@ class Run:
                 f"{len(dataset)} training images are fewer than one batch of {config.batch_size} "
                 f"per process; use a smaller --batch-size"
             )
+        check_learnable(dataset)
         eval_set, eval_positions = evaluation_images(data, config.attributes, config.eval_images)
         self.eval_set, self.eval_positions = eval_set, eval_positions
         self.sample_positions = spread(eval_positions, config.sample_faces)

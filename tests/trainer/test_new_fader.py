@@ -208,11 +208,29 @@ def test_teach_refuses_bad_input_with_one_line(
     assert len(err) == 1 and err[0].startswith("fader-train: error:") and message in err[0]
 
 
-def test_train_refuses_an_extended_attribute_no_image_has(synth_celeba: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_a_classifier_of_an_attribute_no_image_has_is_refused(
+    synth_celeba: Path, tmp_path: Path, capsys
+) -> None:  # noqa: ANN001
+    out = tmp_path / "bald.fader"
+    args = ["classifier", str(synth_celeba), "--attrs", "Bald", "--out", str(out), "--size", "64",
+            "--first-channels", "4", "--max-channels", "16", "--steps", "2", "--device", "cpu",
+            "--progress", "none", "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith(
+        "fader-train: error: Bald: 0 training images have it and 96 do not"
+    )
+    assert not out.exists()
+
+
+def test_train_refuses_an_attribute_no_image_has(synth_celeba: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     args = ["train", str(synth_celeba), "--attrs", "Male,Bald", "--extended", "Bald",
             "--out", str(tmp_path / "r"), "--size", "64", "--first-channels", "4",
             "--max-channels", "16", "--hidden", "16",
             "--batch-size", "8", "--classifier-steps", "2", "--max-steps", "2", "--device", "cpu",
             "--progress", "none", "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
     assert main(args) == 2
-    assert "--extended Bald: the extended attribute needs images with it" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "fader-train: error: Bald: 0 training images have it and 96 do not; learning it needs at least 5 of "
+        "each (choose other attributes, or add photos)\n"
+    )
+    assert not (tmp_path / "r" / "config.json").exists()
