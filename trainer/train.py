@@ -292,8 +292,11 @@ class Run:
         return classifier_for(model, config.attributes, config.image_size).to(self.device)
 
     def _stop_before_training(self) -> None:
-        """Stop now if asked to while preparing (what is done is kept: the cache resumes)."""
-        if self.control.stop_requested():
+        """Stop now if asked to (Ctrl+C, SIGTERM, ``RUN/STOP``) while preparing or training the classifier.
+
+        What is done is kept: the cache resumes, and nothing of the run is written yet.
+        """
+        if self.stop.requested or self.control.stop_requested():
             raise KeyboardInterrupt
 
     def _wait_while_paused(self, step: int) -> None:

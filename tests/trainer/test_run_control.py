@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from fader_studio.core.modelfile import load_model
 from tests.trainer.test_train_command import command, of_kind, train_args
@@ -123,3 +126,23 @@ def test_runs_are_listed_newest_first_with_their_state(tmp_path: Path) -> None:
     assert states["killed"][:2] == ("interrupted", 30) and states["killed"][3]
     assert len(read_events(tmp_path / "killed" / "events.jsonl")) == 2
     assert list_runs(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_classifier_trains_stops_at_its_next_step(
+    synth_celeba: Path, tmp_path: Path, sent: signal.Signals
+) -> None:
+    run = tmp_path / "run"
+    args = train_args(synth_celeba, run, "--classifier-steps", "20000", "--progress", "json")
+    process = subprocess.Popen(command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:  # the classifier's first report comes after 1,000 of its 20,000 steps
+            if json.loads(line)["event"] == "classifier":
+                break
+        process.send_signal(sent)
+        _, stderr = process.communicate(timeout=30)  # the rest of the classifier would take minutes
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.endswith("fader-train: interrupted\n")
+    assert not (run / "classifier.fader").exists() and not (run / "config.json").exists()
