@@ -211,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FaderStudioError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # Ctrl+C while starting or editing: nothing was written
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:

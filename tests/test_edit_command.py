@@ -267,3 +267,18 @@ def test_the_terminal_progress_bar_shows_the_photo_and_the_time_left() -> None:
         "[############............] 2/4 c.jpg, 0:50 left",
         "",
     ]
+
+
+def test_ctrl_c_while_edit_starts_is_one_line_and_writes_nothing(tmp_path: Path, model_file: Path) -> None:
+    photo = photo_copy(tmp_path)
+    out = tmp_path / "out.png"
+    process = subprocess.Popen(
+        [console_script("fader-studio"), "edit", str(photo), "--model", str(model_file), "--set", "Smiling=1",
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.3)  # importing torch and reading the model take seconds: the signal lands in them
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (130, "fader-studio: interrupted\n")
+    assert not out.exists()

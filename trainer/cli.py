@@ -624,6 +624,16 @@ def add_classifier_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_classifier)
 
 
+def _is_full_model(path: Path) -> bool:
+    """Whether ``path`` is a readable ``.fader`` file with an autoencoder (not only a classifier)."""
+    from fader_studio.core.modelfile import load_model
+
+    try:
+        return "encoder" in load_model(path).modules()
+    except FaderStudioError:
+        return False
+
+
 def run_classifier(args: argparse.Namespace) -> int:
     """``fader-train classifier``: train, save, print the test accuracy."""
     from fader_studio.core.engine import choose_device
@@ -639,6 +649,10 @@ def run_classifier(args: argparse.Namespace) -> int:
         raise FaderStudioError(f"bad settings: {e}") from None
     if args.out.exists() and args.out.is_dir():
         raise FaderStudioError(f"{args.out} is a folder; give a file name such as classifier.fader")
+    if args.out.is_file() and _is_full_model(args.out):
+        raise FaderStudioError(
+            f"{args.out} is a Fader model; a classifier would replace it, so choose another name"
+        )
     device = choose_device(args.device)
     progress = ProgressReporter(args.progress, "prepare", f"prepare {args.size}px")
     with _warnings_to(progress, json=args.progress == "json"):

@@ -629,6 +629,18 @@ class Run:
         self.dist.barrier()
 
 
+def make_run_folder(root: Path) -> None:
+    """Make the run folder ``root``; :class:`FaderStudioError` if it is a file or cannot be written."""
+    if root.exists() and not root.is_dir():
+        raise FaderStudioError(f"{root} is a file; --out names the folder of the run")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FaderStudioError(f"{root}: cannot make the run folder ({e.strerror or e})") from None
+    if not os.access(root, os.W_OK):
+        raise FaderStudioError(f"{root}: cannot write in the run folder (permission denied)")
+
+
 def train(
     given: dict[str, Any],
     run_dir: Path,
@@ -653,7 +665,7 @@ def train(
             warnings.showwarning = lambda message, *args, **kwargs: _warn(log, str(message))
             run = Run(given, run_dir, data, resume=resume, log=log, dist=dist)
             if dist.is_main:
-                run_dir.mkdir(parents=True, exist_ok=True)
+                make_run_folder(run_dir)
             with run_lock(run_dir) if dist.is_main else contextlib.nullcontext(), run.stop.installed():
                 result = run.run()
         log.event("done", **result)

@@ -128,8 +128,8 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageError(
-                        f"{path}: {width}×{height} is {width * height / 1e6:.0f} megapixels; "
-                        f"the limit is {max_pixels / 1e6:.0f}"
+                        f"{path}: {width}×{height} is {width * height:,} pixels; "
+                        f"the limit is {max_pixels:,} ({max_pixels / 1e6:g} megapixels)"
                     )
                 image.load()
                 fmt = image.format

@@ -171,6 +171,13 @@ def save_model(model: FaderModel, path: str | Path, *, half: bool = False) -> Pa
     tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
     if half:
         tensors = {n: t.half() if t.dtype == torch.float32 else t for n, t in tensors.items()}
+        overflow = next(
+            (n for n, t in tensors.items() if t.is_floating_point() and not t.isfinite().all()), None
+        )
+        if overflow is not None:  # loading would refuse the file: say so now, and write nothing
+            raise ModelFileError(
+                path, f"tensor {overflow} holds values too large for half precision; save it whole"
+            )
     metadata = {
         key: value if isinstance(value, str) else json.dumps(value, allow_nan=False)
         for key, value in model.metadata().items()

@@ -115,8 +115,14 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path: Path, width: 
 
 def test_the_pixel_limit_is_a_setting(tmp_path: Path) -> None:
     path = save(Image.fromarray(ARROW), tmp_path / "a.png")
-    with pytest.raises(ImageError, match=r"30×20 is 0 megapixels; the limit is 0"):
+    with pytest.raises(ImageError, match=r"30×20 is 600 pixels; the limit is 500 \(0.0005 megapixels\)"):
         load_image(path, max_pixels=500)
+    just_over = tmp_path / "just-over.png"
+    just_over.write_bytes(png_header_only(10_001, 10_000))
+    with pytest.raises(
+        ImageError, match=r"10001×10000 is 100,010,000 pixels; the limit is 100,000,000 \(100 "
+    ):
+        load_image(just_over)  # it said "100 megapixels; the limit is 100"
     assert load_image(path, max_pixels=600).size == (30, 20)
 
 

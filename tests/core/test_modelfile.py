@@ -356,3 +356,13 @@ def test_info_writes_json_even_when_the_training_record_holds_nan(
     out = capsys.readouterr().out
     info = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
     assert info["training"] == {"steps": 3, "best_loss": None, "ratio": None}
+
+
+def test_half_precision_refuses_weights_it_cannot_hold_and_writes_nothing(tmp_path: Path) -> None:
+    model = make_model()
+    with torch.no_grad():
+        next(model.decoder.parameters()).view(-1)[0] = 1e6  # float16 ends at 65504
+    with pytest.raises(ModelFileError, match="holds values too large for half precision; save it whole"):
+        save_model(model, tmp_path / "half.fader", half=True)
+    assert list(tmp_path.iterdir()) == []
+    assert load_model(save_model(model, tmp_path / "whole.fader")).decoder is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +235,14 @@ def test_train_refuses_an_attribute_no_image_has(synth_celeba: Path, tmp_path: P
         "each (choose other attributes, or add photos)\n"
     )
     assert not (tmp_path / "r" / "config.json").exists()
+
+
+def test_a_classifier_is_never_written_over_a_fader_model(synth_model: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    model = Path(shutil.copy(synth_model, tmp_path / "mine.fader"))
+    before = model.read_bytes()
+    assert main(["classifier", "anything", "--attrs", "Smiling", "--out", str(model)]) == 2
+    assert capsys.readouterr().err == (
+        f"fader-train: error: {model} is a Fader model; a classifier would replace it, "
+        "so choose another name\n"
+    )
+    assert model.read_bytes() == before

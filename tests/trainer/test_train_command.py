@@ -418,3 +418,16 @@ def test_evaluate_refuses_a_classifier_only_model(
     save_model(make_model(classifier=True, autoencoder=False), path)
     assert main(["evaluate", str(path), "--data", str(data_dir), "--device", "cpu"]) == 2
     assert "classifier only" in capsys.readouterr().err
+
+
+def test_out_naming_a_file_is_one_line(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    assert main(train_args(data_dir, taken, "--max-steps", "1", "--progress", "none")) == 2
+    assert (
+        capsys.readouterr().err
+        == f"fader-train: error: {taken} is a file; --out names the folder of the run\n"
+    )
+    assert taken.read_text() == "mine"
