@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write_bytes
 from .errors import ImageError
@@ -89,6 +89,41 @@ def _to_rgb(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(image.convert("RGB")), None
 
 
+def _managed_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """``image`` and the profile its RGB pixels will be in.
+
+    RGB pixels keep their profile. Gray and CMYK pixels with their own
+    profile are converted through it to sRGB, and tagged sRGB (a gray or CMYK
+    profile on RGB pixels makes colour-managed software refuse the file, and
+    CMYK converted without its profile is off by about twice as much). A
+    profile that cannot be used is dropped rather than put on pixels it does
+    not describe.
+    """
+    if not icc or image.mode in ("RGB", "RGBA", "RGBX", "P", "PA"):
+        return image, icc  # the pixels keep their values, so they keep their profile
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        space = source.profile.xcolor_space.strip()
+    except (OSError, ImageCms.PyCMSError, ValueError):
+        return image, None
+    if (space, image.mode) not in (("GRAY", "L"), ("GRAY", "LA"), ("CMYK", "CMYK")):
+        return image, None  # a profile of another colour space than the pixels'
+    alpha = image.getchannel("A") if image.mode == "LA" else None
+    try:
+        converted = ImageCms.profileToProfile(
+            image.convert("L") if alpha is not None else image, source, _SRGB, outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image, None
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted, _SRGB_BYTES
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_SRGB_BYTES = _SRGB.tobytes()
+
+
 def resize_filter(resize: str, size: int) -> str:
     """The filter that ``resize`` means at ``size``: "auto" is "area" below 178 px, "lanczos" above."""
     if resize == "auto":
@@ -136,6 +171,7 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
                 icc = image.info.get("icc_profile")
                 upright = ImageOps.exif_transpose(image)
                 exif = upright.getexif()
+                upright, icc = _managed_rgb(upright, icc)
                 pixels, alpha = _to_rgb(upright)
     except ImageError:
         raise

@@ -219,3 +219,58 @@ def test_exif_too_large_for_a_jpeg_is_left_out_with_a_warning_and_kept_where_it_
     png = save_image(photo.pixels, tmp_path / "out.png", source=photo)
     with Image.open(png) as image:
         assert image.getexif()[0x010F] == "Camera maker"
+
+
+def gray_profile(gamma: float) -> bytes:
+    """A minimal ICC v2 gray display profile with a pure gamma curve (no profile files are needed)."""
+
+    def s15(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    white = s15(0.9642) + s15(1.0) + s15(0.8249)  # D50
+    text = b"test gray\0"
+    tags = [
+        (b"desc", b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8 + 3 + 67)),
+        (b"wtpt", b"XYZ " + bytes(4) + white),
+        (b"kTRC", b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256))),
+        (b"cprt", b"text" + bytes(4) + b"public domain\0"),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        data += bytes(-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    header = struct.pack(">I", offset + len(body)) + bytes(4) + struct.pack(">I", 0x02100000)
+    header += b"mntrGRAYXYZ " + bytes(12) + b"acsp" + bytes(28) + white + bytes(48)
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def profile_space(icc: bytes | None) -> str | None:
+    from PIL import ImageCms
+
+    return None if icc is None else ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+
+
+def test_gray_pixels_go_through_their_profile_and_the_export_is_tagged_with_what_its_pixels_are(
+    tmp_path: Path,
+) -> None:
+    linear = tmp_path / "linear-gray.png"
+    Image.new("L", (6, 4), 128).save(linear, icc_profile=gray_profile(1.0))
+    photo = load_image(linear)
+    assert photo.pixels[0, 0].tolist() == [188, 188, 188]  # linear mid-gray is sRGB 188, not 128
+    assert profile_space(photo.icc_profile) == "RGB"
+    for suffix in (".png", ".jpg", ".tif", ".webp"):
+        out = save_image(photo.pixels, tmp_path / f"out{suffix}", source=photo)
+        with Image.open(out) as image:
+            assert image.mode == "RGB" and profile_space(image.info.get("icc_profile")) == "RGB", suffix
+    assert load_image(tmp_path / "out.png").pixels[0, 0].tolist() == [188, 188, 188]  # a stable round trip
+
+
+def test_a_profile_of_another_colour_space_than_the_pixels_is_dropped_not_passed_on(tmp_path: Path) -> None:
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (6, 4), (0, 128, 255, 0)).save(path, icc_profile=gray_profile(2.2))
+    photo = load_image(path)
+    assert photo.icc_profile is None
+    with Image.open(save_image(photo.pixels, tmp_path / "out.jpg", source=photo)) as image:
+        assert "icc_profile" not in image.info
