@@ -160,13 +160,17 @@ class PhotoEdit:
         crops = np.stack([a.crop for a in aligned])
         latents = engine.encode(crops)
         names = model.attribute_names
-        if model.classifier is not None:
+        defaults = {a.name: a.default for a in model.attributes}
+        if model.classifier is not None:  # a classifier gone wrong (NaN, inf) gives the defaults instead
             starts = [
-                {name: round(float(p), START_DECIMALS) for name, p in zip(names, row, strict=True)}
+                {
+                    name: round(float(p), START_DECIMALS) if math.isfinite(p) else defaults[name]
+                    for name, p in zip(names, row, strict=True)
+                }
                 for row in engine.classify(crops)
             ]
         else:
-            starts = [{a.name: a.default for a in model.attributes} for _ in aligned]
+            starts = [dict(defaults) for _ in aligned]
         self.faces = [
             FaceEdit(a, latents[i : i + 1], start, dict(start))
             for i, (a, start) in enumerate(zip(aligned, starts, strict=True))

@@ -15,7 +15,7 @@ from fader_studio.core.engine import Engine
 from fader_studio.core.errors import NoFaceError
 from fader_studio.core.imageio import Photo, load_image
 from fader_studio.core.modelfile import FaderModel, load_model
-from tests.conftest import ATTRIBUTES
+from tests.conftest import ATTRIBUTES, make_model
 
 
 @pytest.fixture
@@ -178,3 +178,21 @@ def test_a_sweep_moves_one_fader_across_its_range_and_leaves_the_edit_alone(
     assert gif.n_frames == 8  # forth and back
     with pytest.raises(KeyError, match="no attribute 'Bald'"):
         sweep_frames(edit, 0, "Bald")
+
+
+def test_a_classifier_that_gives_nan_starts_its_faces_at_the_defaults(
+    model: FaderModel, photo: Photo
+) -> None:
+    import torch
+
+    with torch.no_grad():
+        for parameter in model.classifier.parameters():
+            parameter.fill_(float("inf"))  # inf · 0 and inf − inf: NaN out
+    engine = Engine(model, "cpu")
+    assert np.isnan(
+        engine.classify(PhotoEdit(photo, Engine(make_model(), "cpu")).faces[0].aligned.crop[None])
+    ).all()
+    edit = PhotoEdit(photo, engine)
+    assert edit.faces[0].start == {a.name: a.default for a in model.attributes}
+    edit.set(0, {"Smiling": 1.2})
+    assert np.isfinite(edit.render()).all() and edit.is_edited(0)
