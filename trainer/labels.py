@@ -249,6 +249,15 @@ def _read_sample(source: Path, attributes: Sequence[str], identities: Path | Non
     unknown = [n for n in official.names if n not in person_of]
     if unknown:
         raise DatasetError(identity_path, f"{unknown[0]} has labels but no identity")
+    unlisted = sorted(set(present) - set(listed))
+    if unlisted:
+        warnings.warn(
+            DatasetWarning(
+                f"{identity_path}: {len(unlisted)} images of {official.layout.images} are not listed "
+                f"(e.g. {unlisted[0]}); they are left out"
+            ),
+            stacklevel=2,
+        )
     columns = [official.attribute_names.index(a) for a in attributes]
     people = split_people(list(person_of.values()), seed)
     return _Sample(

@@ -253,3 +253,19 @@ def test_an_interrupted_run_leaves_no_folder_behind(sample, tmp_path):
         label_sample(source, out, SETTINGS, device="cpu", on_progress=ctrl_c)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "sample"]  # no out, no .out.partial
     assert label_sample(source, out, PERSON_ONLY, device="cpu")["images"]["listed"] > 0  # and it goes again
+
+
+def test_images_the_identity_file_does_not_list_are_left_out_with_a_warning(sample, tmp_path, capsys):
+    source, _, _ = sample
+    labelled = (source / "list_attr_celeba.txt").read_text()
+    lines = (source / IDENTITY_FILE).read_text().splitlines(True)
+    dropped = [line for line in lines if line.split()[0] not in labelled][:3]  # images without labels
+    (source / IDENTITY_FILE).write_text("".join(line for line in lines if line not in dropped))
+    out = tmp_path / "out"
+    code = main(["label", str(source), str(out), "--size", "64", "--steps", "5", "--progress", "none"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    first = min(line.split()[0] for line in dropped)
+    assert (
+        f"3 images of {source / 'img_align_celeba'} are not listed (e.g. {first}); they are left out" in err
+    )
