@@ -60,6 +60,7 @@ from trainer.finetune import expand_model
 from trainer.labels import label_provenance
 from trainer.progress import ProgressReporter
 from trainer.runlog import RunLog
+from trainer.runs import read_events
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,6 +292,17 @@ class Run:
             )
         return classifier_for(model, config.attributes, config.image_size).to(self.device)
 
+    def _check_same_data(self, data: PreparedData) -> None:
+        """Warn when a resumed run goes on with other data than it started with (other images or labels)."""
+        starts = [e for e in read_events(self.folder.events) if e.get("event") == "start"]
+        first = next((e for e in starts if e.get("data_fingerprint")), None)
+        if first is not None and first["data_fingerprint"] != data.info.get("fingerprint"):
+            warnings.warn(
+                f"this run started on other data ({first.get('data')}); it goes on with "
+                f"{' + '.join(map(str, self.data_options.datasets))}, whose images or labels differ",
+                stacklevel=1,
+            )
+
     def _stop_before_training(self) -> None:
         """Stop now if asked to (Ctrl+C, SIGTERM, ``RUN/STOP``) while preparing or training the classifier.
 
@@ -365,6 +377,8 @@ class Run:
         training = FaderTraining(config, self.model, dist)
         self.training = training
         start = self._resume(training)
+        if start:
+            self._check_same_data(data)
         if dist.is_main and not self.folder.config.exists():
             atomic_write_bytes(
                 self.folder.config, json.dumps(config.to_json(), indent=1).encode(), error=FaderStudioError
@@ -378,6 +392,7 @@ class Run:
             config=config.to_json(),
             run=str(self.folder.root),
             data=" + ".join(map(str, self.data_options.datasets)),
+            data_fingerprint=data.info.get("fingerprint"),
             device=device_description(self.device),
             world_size=dist.world_size,
             train_images=len(dataset),

@@ -431,3 +431,23 @@ def test_out_naming_a_file_is_one_line(
         == f"fader-train: error: {taken} is a file; --out names the folder of the run\n"
     )
     assert taken.read_text() == "mine"
+
+
+def test_resuming_on_other_data_says_so(synth_celeba: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = Path(shutil.copytree(synth_celeba, tmp_path / "celeba"))
+    run = tmp_path / "run"
+    assert (
+        main(train_args(data, run, "--max-steps", "2", "--checkpoint-every", "2", "--progress", "none")) == 0
+    )
+    assert main(train_args(data, run, "--max-steps", "3", "--progress", "none", "--resume")) == 0
+    assert of_kind(run, "warning") == []  # the same data: nothing to say
+    labels = data / "list_attr_celeba.txt"
+    lines = labels.read_text().splitlines(True)
+    lines[2] = lines[2].replace(" 1", " -1", 1) if " 1" in lines[2] else lines[2].replace("-1", " 1", 1)
+    labels.write_text("".join(lines))  # one label corrected by hand
+    assert main(train_args(data, run, "--max-steps", "4", "--progress", "none", "--resume")) == 0
+    assert [e["message"] for e in of_kind(run, "warning")] == [
+        f"this run started on other data ({data}); it goes on with {data}, whose images or labels differ"
+    ]
