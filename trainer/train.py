@@ -29,6 +29,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -674,6 +675,7 @@ def train(
     """
     dist = init_distributed(device)
     log = RunLog(progress, active=dist.is_main)
+    fresh = dist.is_main and not run_dir.exists()  # a folder this call makes, and removes if refused
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -690,6 +692,9 @@ def train(
     except FaderStudioError as e:
         log.event("error", message=str(e))
         e.reported = True  # the command line has shown it already
+        if fresh and not (run_dir / "config.json").exists():  # refused before it began: leave nothing
+            log.close()
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
     except KeyboardInterrupt:
         log.event("interrupted", message="stopped before training or between checkpoints; resume goes on")
