@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
             "--max-minutes", str(args.minutes), "--max-steps", "10000000", "--eval-every", "1000",
             "--checkpoint-minutes", "1000", "--progress", "none", "--size", "64",
             *common, *RUNS[name], *extra)  # fmt: skip
-        steps = json.loads((folder / "events.jsonl").read_text().splitlines()[-1])["step"]
+        done = json.loads((folder / "events.jsonl").read_text().splitlines()[-1])
+        if done.get("stopped"):  # Ctrl+C or SIGTERM reached the trainer: end the bench, not only this run
+            raise SystemExit(f"the {name} run was stopped at step {done['step']}; the bench ends here")
+        steps = done["step"]
         metrics = json.loads(
             run(
                 "evaluate",
