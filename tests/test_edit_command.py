@@ -282,3 +282,12 @@ def test_ctrl_c_while_edit_starts_is_one_line_and_writes_nothing(tmp_path: Path,
     _, stderr = process.communicate(timeout=60)
     assert (process.returncode, stderr) == (130, "fader-studio: interrupted\n")
     assert not out.exists()
+
+
+def test_a_face_left_at_its_own_values_is_not_counted_as_edited(tmp_path: Path, model_file: Path) -> None:
+    photo = photo_copy(tmp_path)
+    out = tmp_path / "same.png"
+    result = edit(str(photo), "--model", str(model_file), "--out", str(out))  # no fader moved
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{out}: 0 of 1 face edited\n"  # it said "1 of 1 face edited"
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(photo).convert("RGB")))
