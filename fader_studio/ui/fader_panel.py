@@ -227,6 +227,8 @@ class FaderPanel(QWidget):
         self.show_values(values)
         new = {n: self._rows[n].committed_value for n in values}
         changed = [n for n in values if old[n] != new[n]]
+        for name in changed:  # rendered like a moved fader, so the change is shown before it is committed
+            self.previewed.emit(name, new[name])
         if changed:
             self.committed.emit({n: old[n] for n in changed}, {n: new[n] for n in changed})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QObject
@@ -10,10 +11,21 @@ from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 from ..core.attributes import attribute_label
 
 Apply = Callable[[int, dict[str, float]], None]
+#: Changes of one fader closer together than this are one undo step.
+MERGE_SECONDS = 1.0
 
 
 class SetFaders(QUndoCommand):
-    """Face ``face``'s faders go from ``old`` to ``new`` (the same attributes in both)."""
+    """Face ``face``'s faders go from ``old`` to ``new`` (the same attributes in both).
+
+    ``shown``: the faders already show ``new`` (a fader the user moved), so
+    the redo that pushing runs does nothing (the face was rendered as it
+    moved); undo and later redos apply the values. Changes of one fader of
+    one face less than :data:`MERGE_SECONDS` apart merge into one step (a
+    wheel spin, key repeats: one gesture, one undo).
+    """
+
+    ID = 1
 
     def __init__(
         self,
@@ -22,15 +34,40 @@ class SetFaders(QUndoCommand):
         old: Mapping[str, float],
         new: Mapping[str, float],
         text: str | None = None,
+        *,
+        shown: bool = True,
     ) -> None:
         super().__init__(text or _describe(new))
         self._apply, self.face, self.old, self.new = apply, face, dict(old), dict(new)
+        self._pending_redo_shown = shown
+        self._mergeable = text is None and len(self.new) == 1
+        self.last_change = time.monotonic()
 
     def redo(self) -> None:
+        if self._pending_redo_shown:
+            self._pending_redo_shown = False
+            return
         self._apply(self.face, self.new)
 
     def undo(self) -> None:
         self._apply(self.face, self.old)
+
+    def id(self) -> int:  # Qt asks before merging: -1 never merges
+        return self.ID if self._mergeable else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt's name)
+        if not (
+            isinstance(other, SetFaders)
+            and other._mergeable
+            and other.face == self.face
+            and other.new.keys() == self.new.keys()
+            and other.last_change - self.last_change < MERGE_SECONDS
+        ):
+            return False
+        self.new, self.last_change = dict(other.new), other.last_change
+        self.setText(other.text())
+        self.setObsolete(self.new == self.old)  # back where it started: no step at all
+        return True
 
 
 class FaceHistory(QUndoGroup):
@@ -57,10 +94,20 @@ class FaceHistory(QUndoGroup):
         self.setActiveStack(self._stacks[face])
 
     def record(
-        self, face: int, old: Mapping[str, float], new: Mapping[str, float], text: str | None = None
+        self,
+        face: int,
+        old: Mapping[str, float],
+        new: Mapping[str, float],
+        text: str | None = None,
+        *,
+        shown: bool = True,
     ) -> None:
-        """Add a change (named ``text`` in the Undo menu) and apply it; one the faders show is re-applied."""
-        self._stacks[face].push(SetFaders(self._apply, face, old, new, text))
+        """Add a change (named ``text`` in the Undo menu).
+
+        ``shown``: the faders already show it and the face was rendered (a
+        fader the user moved); otherwise (a preset) it is applied now.
+        """
+        self._stacks[face].push(SetFaders(self._apply, face, old, new, text, shown=shown))
 
     def stack(self, face: int) -> QUndoStack:
         """Face ``face``'s undo stack."""

@@ -649,7 +649,7 @@ class MainWindow(QMainWindow):
             old = self.values[face]
             new = {name: value for name, value in applied.values.items() if value != old.get(name)}
             if new:
-                self.history.record(face, {n: old[n] for n in new}, new, f"Preset {preset.name}")
+                self.history.record(face, {n: old[n] for n in new}, new, f"Preset {preset.name}", shown=False)
         where = f"all {len(faces)} faces" if all_faces and len(faces) > 1 else "the face"
         note = f"; this model has no {', '.join(skipped)}, applied without it" if skipped else ""
         self.statusBar().showMessage(f"Applied the preset “{preset.name}” to {where}{note}", 10000)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QSlider
 
 from fader_studio.core import paths
 from fader_studio.core.edit import PhotoEdit
@@ -20,6 +20,7 @@ from fader_studio.core.engine import Engine
 from fader_studio.core.imageio import load_image
 from fader_studio.core.modelfile import load_model, save_model
 from fader_studio.ui.app import start_editor
+from fader_studio.ui.history import MERGE_SECONDS
 from fader_studio.ui.main_window import MainWindow
 from tests.conftest import console_script, make_model
 from tests.ui.conftest import ATTRS, opened, settle, shown
@@ -550,3 +551,45 @@ def test_an_export_that_leaves_the_exif_out_says_so_in_the_status_bar(
     assert noted.args[0].endswith("is more than a JPEG can hold (64 kB); written without it")
     assert window.statusBar().currentMessage() == noted.args[0]  # shown after "Saved …", not under it
     assert (tmp_path / "out.jpg").exists()
+
+
+def wheel(widget, notches: int) -> None:  # noqa: ANN001
+    """Turn the mouse wheel over ``widget`` by ``notches`` (positive: up)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    for _ in range(abs(notches)):
+        event = QWheelEvent(
+            centre, QPointF(widget.mapToGlobal(QPoint(int(centre.x()), int(centre.y())))), QPoint(),
+            QPoint(0, 120 if notches > 0 else -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase, False,
+        )  # fmt: skip
+        QApplication.sendEvent(widget, event)
+
+
+def test_one_fader_move_renders_once_and_a_wheel_spin_is_one_undo_step(
+    qtbot, make_window, synth_model: Path, portrait: Path
+) -> None:
+    window = opened(qtbot, make_window(), portrait, synth_model)
+    start = window.values[0]["Smiling"]
+    requests = window.session.renderer.latest_id
+    drag(window, "Smiling", 1.3)
+    assert window.session.renderer.latest_id == requests + 1  # the drag's render only, not the commit's too
+    settle(qtbot, window)
+    window.undo_action.trigger()
+    assert window.values[0]["Smiling"] == start
+    inner = window.panel.slider("Smiling").findChild(QSlider)
+    wheel(inner, 4)
+    spun = window.values[0]["Smiling"]
+    assert (
+        spun > start and window.history.stack(0).count() == 1
+    )  # four notches, one step (the undone drag is gone)
+    window.undo_action.trigger()
+    assert window.values[0]["Smiling"] == start  # the whole spin at once
+    window.redo_action.trigger()
+    assert window.values[0]["Smiling"] == spun
+    qtbot.wait(int(1000 * MERGE_SECONDS) + 100)
+    wheel(inner, 1)  # a later gesture is a step of its own
+    window.undo_action.trigger()
+    assert window.values[0]["Smiling"] == spun
