@@ -201,15 +201,25 @@ class TrainDialog(QDialog):
         if state == "finished":
             result = self._result()
             if result is not None:
-                self.installed = paths.free_model_path(self.run_dir.name)
-                shutil.copyfile(result, self.installed)
-                self.modelInstalled.emit(str(self.installed))
-                message = f"The best model is installed as “{self.installed.stem}” in the Model menu."
-                if self.open_when_done:
-                    self.openModel.emit(str(self.installed))
-                    message += " It is open in the editor."
+                message = self._install(result)
         self.progress.show_end(state, message)
         self._set_buttons(running=False, summary=summary)
+
+    def _install(self, result: Path) -> str:
+        """Copy the run's best model into the models folder (and open it); what to tell the user."""
+        try:
+            target = paths.free_model_path(self.run_dir.name)
+            shutil.copyfile(result, target)
+        except OSError as e:
+            self.installed = None
+            return f"The model could not be installed ({e.strerror or e}); it is kept in the run as {result}."
+        self.installed = target
+        self.modelInstalled.emit(str(target))
+        message = f"The best model is installed as “{target.stem}” in the Model menu."
+        if self.open_when_done:
+            self.openModel.emit(str(target))
+            message += " It is open in the editor."
+        return message
 
     @Slot(dict)
     def _update_open(self, event: dict) -> None:

@@ -385,3 +385,21 @@ def test_teaching_a_new_fader_from_two_folders_installs_it_and_opens_it_in_the_e
     wait_until(qtbot, lambda: window.model is not None and window.model.path == installed)
     assert [a.name for a in window.model.attributes] == ["Male", "Eyeglasses"]
     assert window.panel.slider("Eyeglasses") is not None
+
+
+def test_a_model_that_cannot_be_installed_says_so_and_the_dialog_stays_usable(
+    qtbot, synth_celeba: Path
+) -> None:  # noqa: ANN001
+    paths.data_dir().mkdir(parents=True, exist_ok=True)
+    paths.models_dir().write_text("a file where the models folder should be")  # every install fails
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    fill(dialog, qtbot, synth_celeba, steps=4)
+    dialog.setup.form.run_name.setText("blocked")
+    dialog.setup.form.start_button.click()
+    ended(qtbot, dialog)
+    page = dialog.progress
+    assert page.phase.text() == "Finished"
+    assert page.outcome.text().startswith("The model could not be installed (")
+    assert str(paths.runs_dir() / "blocked" / "best-swap.fader") in page.outcome.text()
+    assert dialog.installed is None and not page.pause_button.isEnabled() and not dialog.training()
