@@ -293,6 +293,26 @@ class Run:
             )
         return classifier_for(model, config.attributes, config.image_size).to(self.device)
 
+    def _save_settings(self) -> None:
+        """Write ``config.json``; on a resume that changed settings, write them and say what changed.
+
+        A later ``--resume`` without options goes on with the changed settings
+        (the dialog's Resume passes none), not with the ones the run began with.
+        """
+        config = self.config.to_json()
+        path = self.folder.config
+        stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        if stored == config:
+            return
+        atomic_write_bytes(path, json.dumps(config, indent=1).encode(), error=FaderStudioError)
+        if stored is not None:
+            changed = {k: [stored.get(k), v] for k, v in config.items() if stored.get(k) != v}
+            self.log.event("settings_changed", changed=changed)
+            self.log.say(
+                "settings changed for this and later resumes: "
+                + ", ".join(f"--{k.replace('_', '-')} {old} → {new}" for k, (old, new) in changed.items())
+            )
+
     def _check_same_data(self, data: PreparedData) -> None:
         """Warn when a resumed run goes on with other data than it started with (other images or labels)."""
         starts = [e for e in read_events(self.folder.events) if e.get("event") == "start"]
@@ -380,10 +400,8 @@ class Run:
         start = self._resume(training)
         if start:
             self._check_same_data(data)
-        if dist.is_main and not self.folder.config.exists():
-            atomic_write_bytes(
-                self.folder.config, json.dumps(config.to_json(), indent=1).encode(), error=FaderStudioError
-            )
+        if dist.is_main:
+            self._save_settings()
         loader = self._loader(dataset, start, config.seed)
         steps_per_epoch = loader.batch_sampler.steps_per_epoch
         self.log.event(

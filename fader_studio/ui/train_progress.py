@@ -230,6 +230,11 @@ class ProgressPage(QWidget):
             self.phase.setText("Training")
         elif kind in ("warning", "error", "interrupted"):
             self.add_log(f"{kind.capitalize()}: {event.get('message', '')}")
+        elif kind == "settings_changed":
+            changes = ", ".join(
+                f"{name} {old} → {new}" for name, (old, new) in event.get("changed", {}).items()
+            )
+            self.add_log(f"Settings changed from here on: {changes}")
 
     def show_end(self, state: str, message: str) -> None:
         """Show how the run ended."""

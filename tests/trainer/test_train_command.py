@@ -451,3 +451,42 @@ def test_resuming_on_other_data_says_so(synth_celeba: Path, tmp_path: Path) -> N
     assert [e["message"] for e in of_kind(run, "warning")] == [
         f"this run started on other data ({data}); it goes on with {data}, whose images or labels differ"
     ]
+
+
+def test_settings_changed_at_resume_are_kept_for_later_resumes_and_said(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    assert (
+        main(train_args(data_dir, run, "--max-steps", "2", "--checkpoint-every", "2", "--progress", "none"))
+        == 0
+    )
+    assert of_kind(run, "settings_changed") == []
+    changed = [
+        "--max-steps",
+        "4",
+        "--lr",
+        "0.002",
+        "--checkpoint-every",
+        "2",
+        "--progress",
+        "none",
+        "--resume",
+    ]
+    assert main(train_args(data_dir, run, *changed)) == 0
+    assert [e["changed"] for e in of_kind(run, "settings_changed")] == [
+        {"max_steps": [2, 4], "lr": [0.001, 0.002]}
+    ]
+    resume_only = [
+        "train",
+        str(data_dir),
+        "--out",
+        str(run),
+        "--resume",
+        "--progress",
+        "none",
+    ]  # the dialog's Resume
+    assert main(resume_only) == 0
+    stored = json.loads((run / "config.json").read_text())
+    assert (stored["max_steps"], stored["lr"]) == (4, 0.002)
+    assert of_kind(run, "done")[-1]["step"] == 4 and len(of_kind(run, "settings_changed")) == 1
