@@ -45,7 +45,9 @@ class RunSummary:
     total_steps: int
     step: int = 0
     data: str | None = None  # the dataset it trains on (from its newest start event)
-    state: str = "new"  # new, running, finished, stopped, failed, interrupted
+    #: new, running, finished (reached --max-steps or --max-minutes, as the trainer's done event says),
+    #: stopped (asked to), failed, interrupted
+    state: str = "new"
     message: str = ""
 
     @property
@@ -92,8 +94,6 @@ def summarize(run_dir: Path) -> RunSummary | None:
             summary.message = ""
         elif kind in ("error", "interrupted"):
             summary.state, summary.message = ("failed" if kind == "error" else kind), event.get("message", "")
-    if summary.state == "finished" and summary.step < summary.total_steps:
-        summary.state = "stopped"  # reached --max-minutes
     if is_running(run_dir):
         summary.state, summary.message = "running", ""
     return summary

@@ -146,3 +146,18 @@ def test_a_signal_while_the_classifier_trains_stops_at_its_next_step(
     assert process.returncode == 130, stderr
     assert stderr.endswith("fader-train: interrupted\n")
     assert not (run / "classifier.fader").exists() and not (run / "config.json").exists()
+
+
+def test_a_run_that_used_up_its_minutes_is_finished_everywhere(synth_celeba: Path, tmp_path: Path) -> None:
+    from trainer.cli import main
+
+    run = tmp_path / "run"
+    args = train_args(
+        synth_celeba, run, "--max-steps", "100000", "--max-minutes", "0.002", "--progress", "none"
+    )
+    assert main(args) == 0
+    done = of_kind(run, "done")[-1]
+    assert done["stopped"] is False and done["step"] < 100000  # the trainer: finished by its time budget
+    summary = summarize(run)
+    assert summary.state == "finished" and not summary.resumable  # the run list: the same
+    assert best_model(run) is not None
