@@ -276,7 +276,8 @@ def test_quitting_can_leave_a_run_training_and_the_next_window_watches_and_stops
         assert not window.close() and window.isVisible()
         click_when_shown(lambda: dialog.quit_box, "Keep Training in Background")
         assert window.close()
-        time.sleep(0.5)
+        step = last_step(run)
+        wait_until(qtbot, lambda: last_step(run) > step + 2)  # still training with the window closed
         assert is_running(run), "the run stopped with the window"
         step = last_step(run)
 
