@@ -24,6 +24,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from trainer import PROGRAM
+
 from . import __version__
 from .core import paths
 from .core.errors import FaderStudioError
@@ -157,7 +159,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 COMMANDS = ("info", "edit", "import")
 #: ``fader-studio fader-train ARGS`` is ``fader-train ARGS``.
-TRAINER = "fader-train"
+TRAINER = PROGRAM
 
 
 def get_app_args_parser() -> argparse.ArgumentParser:

@@ -70,3 +70,53 @@ raise SystemExit(main(["info", {str(model_file)!r}]))
     )
     assert result.returncode == 0, result.stderr
     assert '"format": "fader-studio/1"' in result.stdout
+
+
+def imports_of(module: str, path: Path, modules: set[str]) -> set[str]:
+    """The project modules that ``module`` imports anywhere in its file (in functions too)."""
+    import ast
+
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                found.add(name)
+    return found
+
+
+def test_no_module_imports_another_that_imports_it_back() -> None:
+    files = {}
+    for package in ("fader_studio", "trainer"):
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            files[name] = path
+    graph = {name: imports_of(name, path, set(files)) for name, path in files.items()}
+
+    def reaches(start: str, goal: str) -> list[str] | None:
+        """A chain of imports from ``start`` to ``goal``, or None."""
+        paths, seen = [[start]], {start}
+        while paths:
+            chain = paths.pop()
+            for nxt in sorted(graph[chain[-1]]):
+                if nxt == goal:
+                    return chain + [nxt]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    paths.append(chain + [nxt])
+        return None
+
+    cycles = [chain for name in sorted(graph) if (chain := reaches(name, name))]
+    assert not cycles, "import cycle: " + " → ".join(cycles[0])

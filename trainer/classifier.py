@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fader_studio.core.errors import FaderStudioError, TrainingError
+from fader_studio.core.errors import TrainingError
 from fader_studio.core.modelfile import FaderModel
 from fader_studio.core.network import Classifier, NetworkConfig
 from trainer.cache import PreparedData
@@ -136,26 +136,3 @@ def classifier_accuracy(
     """:func:`accuracy_figures` of the classifier on the known labels of ``positions``."""
     probabilities, labels = classifier_predictions(classifier, dataset, positions, device)
     return accuracy_figures(probabilities, labels, dataset.attributes)
-
-
-def classifier_for(model: FaderModel, attributes: Sequence[str], image_size: int) -> Classifier:
-    """``model``'s classifier, reduced to ``attributes`` in that order (a copy on the CPU).
-
-    Raises :class:`FaderStudioError` if the model has no classifier, lacks
-    one of the attributes or reads another image size.
-    """
-    if model.classifier is None:
-        raise FaderStudioError("the model has no classifier")
-    missing = [a for a in attributes if a not in model.attribute_names]
-    if missing:
-        raise FaderStudioError(f"the classifier does not predict {', '.join(missing)}")
-    if model.image_size != image_size:
-        raise FaderStudioError(f"the classifier reads {model.image_size}px images, not {image_size}px")
-    rows = [model.attribute_names.index(a) for a in attributes]
-    classifier = Classifier(model.classifier_config, len(attributes))
-    state = model.classifier.state_dict()
-    last = [k for k in state if k.startswith("proj.")][-2:]  # the final layer's weight and bias
-    for key in last:
-        state[key] = state[key][rows]
-    classifier.load_state_dict(state)
-    return classifier.eval()

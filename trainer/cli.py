@@ -19,10 +19,10 @@ from typing import Any
 
 from fader_studio import __version__
 from fader_studio.core.errors import FaderStudioError
-from trainer import events
+from trainer import PROGRAM, events
 from trainer.progress import MODES, ProgressReporter
 
-PROG = "fader-train"
+PROG = PROGRAM
 #: The image size of the paper (and of a new run unless told otherwise).
 DEFAULT_SIZE = 256
 

@@ -255,8 +255,6 @@ def evaluate_model(
     Swap accuracy uses ``classifier`` if given, else the model's own (none
     without either). ``samples`` gets a PNG sample grid.
     """
-    from trainer.classifier import classifier_for
-
     if model.encoder is None or model.decoder is None:
         raise FaderStudioError(
             "this model is a classifier only; evaluate a model with an encoder and decoder"
@@ -289,3 +287,26 @@ def evaluate_model(
         save_image(grid, samples)
         metrics["samples"] = str(samples)
     return metrics
+
+
+def classifier_for(model: FaderModel, attributes: Sequence[str], image_size: int) -> Classifier:
+    """``model``'s classifier, reduced to ``attributes`` in that order (a copy on the CPU).
+
+    Raises :class:`FaderStudioError` if the model has no classifier, lacks
+    one of the attributes or reads another image size.
+    """
+    if model.classifier is None:
+        raise FaderStudioError("the model has no classifier")
+    missing = [a for a in attributes if a not in model.attribute_names]
+    if missing:
+        raise FaderStudioError(f"the classifier does not predict {', '.join(missing)}")
+    if model.image_size != image_size:
+        raise FaderStudioError(f"the classifier reads {model.image_size}px images, not {image_size}px")
+    rows = [model.attribute_names.index(a) for a in attributes]
+    classifier = Classifier(model.classifier_config, len(attributes))
+    state = model.classifier.state_dict()
+    last = [k for k in state if k.startswith("proj.")][-2:]  # the final layer's weight and bias
+    for key in last:
+        state[key] = state[key][rows]
+    classifier.load_state_dict(state)
+    return classifier.eval()

@@ -26,8 +26,9 @@ from fader_studio.core.modelfile import load_model
 from fader_studio.core.template import template_name
 from trainer.cache import prepare
 from trainer.celeba import new_dataset_folder
-from trainer.classifier import accuracy_figures, classifier_for, classifier_predictions
+from trainer.classifier import accuracy_figures, classifier_predictions
 from trainer.data import FaceDataset
+from trainer.evaluation import classifier_for
 from trainer.labels import MIN_BALANCED_ACCURACY, PROVENANCE_FILE, link_folder
 from trainer.photos import FILE_COLUMN, _read_csv, open_photos, write_labels
 

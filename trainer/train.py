@@ -50,12 +50,12 @@ from fader_studio.core.modelfile import FaderModel, load_model, save_model
 from fader_studio.core.template import template_name
 from trainer.cache import PreparedData, open_dataset, prepare
 from trainer.checkpoints import latest_checkpoint, save_checkpoint
-from trainer.classifier import auto_classifier_steps, classifier_for, train_classifier
+from trainer.classifier import auto_classifier_steps, train_classifier
 from trainer.config import ARCHITECTURE, FINETUNE_DEFAULTS, TrainConfig
 from trainer.control import RunControl, run_lock
 from trainer.data import FaceDataset, check_learnable, flip_some, training_loader
 from trainer.distributed import Distributed, init_distributed
-from trainer.evaluation import evaluate, evaluation_images, sample_grid, spread
+from trainer.evaluation import classifier_for, evaluate, evaluation_images, sample_grid, spread
 from trainer.fader import LOSS_NAMES, FaderTraining
 from trainer.finetune import expand_model
 from trainer.labels import label_provenance

@@ -13,17 +13,34 @@ from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices
-from PySide6.QtWidgets import QDialog, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QMessageBox, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from trainer.runs import RunSummary, best_model, read_events, summarize
 
 from ..core import paths
+from .teach_form import TeachForm
 from .train_progress import ProgressPage
-from .train_setup import SetupPage
+from .train_setup import NewRunForm, RunsList
 from .trainer_process import TrainerProcess
 
 #: Seconds the app waits for a stopping trainer to save its checkpoint before quitting anyway.
 STOP_WAIT = 120
+
+
+class SetupPage(QTabWidget):
+    """The first page of the Train dialog: "New Run", "Teach a New Fader" and "Runs"."""
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = NewRunForm(settings)
+        self.teach = TeachForm(settings, self.form.runs_folder)
+        self.runs = RunsList(self.form.runs_folder)
+        self.addTab(self.form, "New Run")
+        self.addTab(self.teach, "Teach a New Fader")
+        self.addTab(self.runs, "Runs")
+        self.form.runs_folder.editingFinished.connect(self.runs.refresh)
+        self.currentChanged.connect(lambda index: self.runs.refresh() if index == 2 else None)
+        self.form.run_name.textChanged.connect(self.form._update_start)
 
 
 class TrainDialog(QDialog):

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -606,21 +605,3 @@ class RunsList(QWidget):
         model = best_model(self.selected().path)
         if model is not None:
             self.openModel.emit(str(model))
-
-
-class SetupPage(QTabWidget):
-    """The first page of the Train dialog: "New Run", "Teach a New Fader" and "Runs"."""
-
-    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
-        from .teach_form import TeachForm
-
-        super().__init__(parent)
-        self.form = NewRunForm(settings)
-        self.teach = TeachForm(settings, self.form.runs_folder)
-        self.runs = RunsList(self.form.runs_folder)
-        self.addTab(self.form, "New Run")
-        self.addTab(self.teach, "Teach a New Fader")
-        self.addTab(self.runs, "Runs")
-        self.form.runs_folder.editingFinished.connect(self.runs.refresh)
-        self.currentChanged.connect(lambda index: self.runs.refresh() if index == 2 else None)
-        self.form.run_name.textChanged.connect(self.form._update_start)

@@ -21,10 +21,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from trainer import PROGRAM as TRAINER
 from trainer.control import RunControl, is_running, request_stop, set_paused
 from trainer.runs import ENDINGS, parse_event
-
-from ..cli import TRAINER
 
 PROGRESS_FILE = "progress.jsonl"
 LOG_FILE = "trainer.log"
