@@ -221,6 +221,7 @@ class Run:
         self.best: dict[str, float | None] = {"recon": None, "swap": None}
         self.best_paths: dict[str, str] = {}
         self.train_seconds = 0.0
+        self.steps_per_epoch = 1  # set by _set_up, from the loader
         self.stop = StopRequest(log)
         self.control = RunControl(run_dir)
         self.label_provenance: dict[str, Any] | None = None
@@ -371,6 +372,24 @@ class Run:
 
     def run(self) -> dict[str, Any]:
         """Train to ``max_steps`` (or until stopped); the fields of the ``done`` event."""
+        start, loader = self._set_up()
+        if start >= self.config.max_steps:
+            self.log.say(f"the run is already at step {start} of {self.config.max_steps}")
+            return self._finish(start, stopped=False)
+        try:
+            return self._train(start, loader)
+        except torch.OutOfMemoryError:
+            config = self.config
+            raise TrainingError(
+                f"the GPU ran out of memory training {config.image_size}px images in batches of "
+                f"{config.batch_size}; try --batch-size {max(2, config.batch_size // 2)}"
+            ) from None
+
+    def _set_up(self) -> tuple[int, torch.utils.data.DataLoader]:
+        """Everything before the first step: data, classifier, model, resumption, alignment.
+
+        Returns the step to start from and the loader of the batches from there.
+        """
         config, dist = self.config, self.dist
         if dist.is_main:
             self.folder.root.mkdir(parents=True, exist_ok=True)
@@ -395,15 +414,14 @@ class Run:
         self.sample_positions = spread(eval_positions, config.sample_faces)
         self.classifier = self._classifier(data)
         self.model = self._model(dataset, data)
-        training = FaderTraining(config, self.model, dist)
-        self.training = training
-        start = self._resume(training)
+        self.training = FaderTraining(config, self.model, dist)
+        start = self._resume(self.training)
         if start:
             self._check_same_data(data)
         if dist.is_main:
             self._save_settings()
         loader = self._loader(dataset, start, config.seed)
-        steps_per_epoch = loader.batch_sampler.steps_per_epoch
+        self.steps_per_epoch = loader.batch_sampler.steps_per_epoch
         self.log.event(
             "start",
             total_steps=config.max_steps,
@@ -417,67 +435,65 @@ class Run:
             train_images=len(dataset),
             left_out=dataset.left_out,
             eval_images=len(eval_positions),
-            steps_per_epoch=steps_per_epoch,
+            steps_per_epoch=self.steps_per_epoch,
         )
         if start == 0 and config.align_steps:
             self._align(dataset)
         self.log.bar_to(start, config.max_steps, "")
-        if start >= config.max_steps:
-            self.log.say(f"the run is already at step {start} of {config.max_steps}")
-            return self._finish(start, stopped=False)
+        return start, loader
 
-        window = torch.zeros(len(LOSS_NAMES), device=self.device)
+    def _train(self, start: int, loader: torch.utils.data.DataLoader) -> dict[str, Any]:
+        """The training loop, from step ``start`` to ``max_steps``, a stop, or the time budget."""
+        config, dist, training = self.config, self.dist, self.training
+        window = torch.zeros(len(LOSS_NAMES), device=self.device)  # summed losses since the last log
         window_steps, window_start = 0, time.monotonic()
         last_checkpoint = time.monotonic()
-        step = start
-        stopped = False
-        batches = iter(loader)
-        try:
-            while step < config.max_steps:
-                images, labels = next(batches)
-                images = images.to(self.device, non_blocking=True)
-                labels = labels.to(self.device, non_blocking=True)
-                if config.flip:
-                    images = flip_some(images, config.seed, step, dist.rank)
-                torch.manual_seed(_step_seed(config.seed, step, dist.rank))
-                window += training.step(images, labels, step)
-                window_steps += 1
-                step += 1
-                due = config.checkpoint_every and step % config.checkpoint_every == 0
-                now = time.monotonic()
-                late = not config.checkpoint_every and now - last_checkpoint > 60 * config.checkpoint_minutes
-                spent = (
-                    config.max_minutes and self.train_seconds + now - window_start > 60 * config.max_minutes
-                )
-                asked = self.stop.requested or (dist.is_main and self.control.stop_requested())
-                pause = dist.is_main and self.control.paused()
-                stopped, late, spent, pause = dist.agree(
-                    [asked, late and dist.is_main, spent and dist.is_main, pause]
-                )
-                finished = step == config.max_steps or spent
-                if step % config.log_every == 0 or finished or stopped:
-                    elapsed = time.monotonic() - window_start
-                    self.train_seconds += elapsed
-                    self._log_step(step, window / window_steps, window_steps, elapsed, steps_per_epoch)
-                    window.zero_()
-                    window_steps, window_start = 0, time.monotonic()
-                if finished or stopped:
-                    break
-                paused = time.monotonic()
-                if step % config.eval_every == 0:
-                    self._evaluate(step)
-                if due or late:
-                    self._checkpoint(step)
-                    last_checkpoint = time.monotonic()
-                if pause:
-                    self._wait_while_paused(step)
-                window_start += time.monotonic() - paused  # images/s counts training time only
-        except torch.OutOfMemoryError:
-            raise TrainingError(
-                f"the GPU ran out of memory training {config.image_size}px images in batches of "
-                f"{config.batch_size}; try --batch-size {max(2, config.batch_size // 2)}"
-            ) from None
-        return self._finish(step, stopped=stopped)
+        step, batches = start, iter(loader)
+        while True:
+            images, labels = next(batches)
+            images = images.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
+            if config.flip:
+                images = flip_some(images, config.seed, step, dist.rank)
+            torch.manual_seed(_step_seed(config.seed, step, dist.rank))
+            window += training.step(images, labels, step)
+            window_steps += 1
+            step += 1
+
+            stopped, late, spent, pause = self._what_now(last_checkpoint, window_start)
+            finished = step == config.max_steps or spent
+            if step % config.log_every == 0 or finished or stopped:
+                elapsed = time.monotonic() - window_start
+                self.train_seconds += elapsed
+                self._log_step(step, window / window_steps, window_steps, elapsed, self.steps_per_epoch)
+                window.zero_()
+                window_steps, window_start = 0, time.monotonic()
+            if finished or stopped:
+                return self._finish(step, stopped=stopped)
+
+            paused = time.monotonic()
+            if step % config.eval_every == 0:
+                self._evaluate(step)
+            if (config.checkpoint_every and step % config.checkpoint_every == 0) or late:
+                self._checkpoint(step)
+                last_checkpoint = time.monotonic()
+            if pause:
+                self._wait_while_paused(step)
+            window_start += time.monotonic() - paused  # images/s counts training time only
+
+    def _what_now(self, last_checkpoint: float, window_start: float) -> tuple[bool, bool, bool, bool]:
+        """After a step, as every process agrees: (stop asked, checkpoint due by time, time budget spent,
+        pause asked). Requests and clocks are rank 0's."""
+        config, dist = self.config, self.dist
+        now = time.monotonic()
+        late = not config.checkpoint_every and now - last_checkpoint > 60 * config.checkpoint_minutes
+        spent = config.max_minutes and self.train_seconds + now - window_start > 60 * config.max_minutes
+        asked = self.stop.requested or (dist.is_main and self.control.stop_requested())
+        pause = dist.is_main and self.control.paused()
+        stopped, late, spent, pause = dist.agree(
+            [asked, late and dist.is_main, spent and dist.is_main, pause]
+        )
+        return bool(stopped), bool(late), bool(spent), bool(pause)
 
     def _loader(self, dataset: FaceDataset, start: int, seed: int) -> torch.utils.data.DataLoader:
         """The endless batches of steps ``start``, … (see :func:`training_loader`)."""
