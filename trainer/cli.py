@@ -259,6 +259,10 @@ def _add_architecture_arguments(parser: argparse.ArgumentParser, defaults) -> No
     )
 
 
+def _on(value: bool) -> str:
+    return "on" if value else "off"
+
+
 def _tuned(name: str) -> str:
     """The help text's note on a setting's default when ``--init-from`` adds an attribute."""
     from trainer.config import FINETUNE_DEFAULTS
@@ -298,22 +302,26 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
         help=f"steps over which λ_E rises from 0 (default: {d.lambda_schedule}; {_tuned('lambda_schedule')})",
     )
     opt.add_argument(
-        "--dis-steps", type=_positive_int, help="latent discriminator updates per step (default: 1)"
+        "--dis-steps",
+        type=_positive_int,
+        help=f"latent discriminator updates per step (default: {d.dis_steps})",
     )
     opt.add_argument(
         "--lambda-patch",
         type=_finite,
-        help="weight of a PatchGAN discriminator in pixel space (default: 0, off)",
+        help=f"weight of a PatchGAN discriminator in pixel space (default: {d.lambda_patch:g}, off)",
     )
     opt.add_argument(
-        "--flip", action=argparse.BooleanOptionalAction, help="mirror half the images (default: on)"
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        help=f"mirror half the images (default: {_on(d.flip)})",
     )
     opt.add_argument(
         "--balanced",
         action=argparse.BooleanOptionalAction,
-        help="draw attribute combinations equally (default: off)",
+        help=f"draw attribute combinations equally (default: {_on(d.balanced)})",
     )
-    opt.add_argument("--seed", type=int, help="random seed; a CPU run is repeatable (default: 0)")
+    opt.add_argument("--seed", type=int, help=f"random seed; a CPU run is repeatable (default: {d.seed})")
 
     tune = parser.add_argument_group("fine-tuning")
     if init_from:
@@ -370,7 +378,7 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     run.add_argument(
         "--max-minutes",
         type=_finite,
-        help="also stop after this many minutes of training (default: no limit); resumable",
+        help=f"also stop after this many minutes of training (default: {d.max_minutes:g}, no limit)",
     )
     run.add_argument(
         "--eval-every", type=_positive_int, help=f"steps between evaluations (default: {d.eval_every})"
@@ -387,7 +395,9 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
         help=f"steps between checkpoints (default: every {d.checkpoint_minutes:g} minutes)",
     )
     run.add_argument(
-        "--checkpoint-minutes", type=_finite, help="minutes between checkpoints without --checkpoint-every"
+        "--checkpoint-minutes",
+        type=_finite,
+        help=f"minutes between checkpoints without --checkpoint-every (default: {d.checkpoint_minutes:g})",
     )
     run.add_argument(
         "--keep-checkpoints", type=_positive_int, help=f"checkpoints kept (default: {d.keep_checkpoints})"
@@ -400,13 +410,17 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     speed.add_argument(
         "--amp",
         action=argparse.BooleanOptionalAction,
-        help="mixed precision, bfloat16 where supported (default: on)",
+        help=f"mixed precision, bfloat16 where supported (default: {_on(d.amp)})",
     )
     speed.add_argument(
-        "--channels-last", action=argparse.BooleanOptionalAction, help="channels-last layout (default: on)"
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        help=f"channels-last layout (default: {_on(d.channels_last)})",
     )
     speed.add_argument(
-        "--compile", action=argparse.BooleanOptionalAction, help="torch.compile the networks (default: off)"
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        help=f"torch.compile the networks (default: {_on(d.compile)})",
     )
 
 
@@ -469,27 +483,21 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(run=run_train)
 
 
-#: Options of ``train`` that are not :class:`TrainConfig` settings.
-_TRAIN_OPTIONS = {
-    "celeba",
-    "run_dir",
-    "resume",
-    "device",
-    "progress",
-    "resize",
-    "workers",
-    "cache_dir",
-    "loader_workers",
-    "command",
-    "run",
-}
+def _settings_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`TrainConfig` settings among the parsed options (options left out are not there)."""
+    from dataclasses import fields
+
+    from trainer.config import TrainConfig
+
+    names = {f.name for f in fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names}
 
 
 def run_train(args: argparse.Namespace) -> int:
     """``fader-train train``."""
     from trainer.train import train
 
-    given = {k: v for k, v in vars(args).items() if k not in _TRAIN_OPTIONS}
+    given = _settings_given(args)
     if "attributes" not in given and not args.resume:
         raise FaderStudioError("choose the attributes to train with --attrs (e.g. --attrs Smiling,Male)")
     if "attributes" not in given and not (args.run_dir / "config.json").is_file():
@@ -546,9 +554,6 @@ def add_teach_parser(commands: argparse._SubParsersAction) -> None:
 
 
 #: Options of ``teach`` that are neither ``train``'s nor :class:`TrainConfig` settings.
-_TEACH_OPTIONS = {"model", "name", "with_dir", "without_dir", "confidence"}
-
-
 def run_teach(args: argparse.Namespace) -> int:
     """``fader-train teach``: build the examples dataset (once), then fine-tune with the new attribute."""
     from fader_studio.core.engine import choose_device
@@ -557,7 +562,7 @@ def run_teach(args: argparse.Namespace) -> int:
 
     if not 0.5 <= args.confidence < 1:
         raise FaderStudioError(f"--confidence must be in [0.5, 1), got {args.confidence}")
-    given = {k: v for k, v in vars(args).items() if k not in _TRAIN_OPTIONS | _TEACH_OPTIONS}
+    given = _settings_given(args)
     examples = args.run_dir / "examples"
     progress = ProgressReporter(args.progress, "prepare", "find and align faces")
     with _warnings_to(progress, json=args.progress == "json"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -490,3 +491,28 @@ def test_settings_changed_at_resume_are_kept_for_later_resumes_and_said(
     stored = json.loads((run / "config.json").read_text())
     assert (stored["max_steps"], stored["lr"]) == (4, 0.002)
     assert of_kind(run, "done")[-1]["step"] == 4 and len(of_kind(run, "settings_changed")) == 1
+
+
+def test_every_setting_is_an_option_whose_help_states_the_config_default() -> None:
+    import re
+    from dataclasses import fields
+
+    from trainer.cli import get_args_parser
+    from trainer.config import TrainConfig
+
+    commands = next(a for a in get_args_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    options = {a.dest: a for a in commands.choices["train"]._actions}
+    defaults = TrainConfig(attributes=("Smiling",))
+    described = {"n_layers", "extended", "classifier", "classifier_steps", "checkpoint_every"}  # in words
+    for field in fields(TrainConfig):
+        assert field.name in options, f"{field.name} has no option"
+        value = getattr(defaults, field.name)
+        match = re.search(r"\(default: ([^;,)]+)", options[field.name].help or "")
+        if match is None or field.name in described:
+            continue
+        forms = {str(value), "on" if value is True else "off" if value is False else ""}
+        if isinstance(value, float):
+            forms |= {f"{value:g}", f"{value:.3g}"}
+        assert match.group(1).strip() in forms, (
+            f"--{field.name}: help says {match.group(1)!r}, config {value!r}"
+        )
