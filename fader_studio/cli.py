@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -188,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return train(argv[1:])
     editor = not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"))
     warnings.showwarning = _show_warning
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_interrupt)
     parser = get_app_args_parser() if editor else get_args_parser()
     args, extra = parser.parse_known_args(argv)
     if not editor and args.command == "edit":  # photos after options: edit a.jpg --set Smiling=1 b.jpg
@@ -216,6 +220,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl+C while starting or editing: nothing was written
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        if _interrupted.is_set():  # Ctrl+C inside a library (a lazy import) that turned it into another error
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+        raise
+
+
+#: Set by the first Ctrl+C: whatever error it surfaces as, the command reports an interruption.
+_interrupted = threading.Event()
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    _interrupted.set()
+    raise KeyboardInterrupt
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
