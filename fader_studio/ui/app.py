@@ -53,7 +53,7 @@ def start_editor(
     window = MainWindow()
     window.session.set_device(device)
     if backend is not None:
-        window.set_backend(backend)
+        window.model_menu.set_backend(backend)
     window.show()
 
     def load() -> None:  # torch is imported by the worker, after the window has painted

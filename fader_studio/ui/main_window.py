@@ -7,15 +7,13 @@ everything that needs the model. It never runs torch and never waits for it.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QImage,
@@ -43,6 +41,7 @@ from ..core.imageio import JPEG_QUALITY, export_format
 from .dialogs import ExportDialog, SweepDialog, edited_name
 from .fader_panel import FaderPanel
 from .history import FaceHistory
+from .model_menu import ModelMenu
 from .photo_view import PhotoView
 from .presets import PresetControls
 from .session import EditorSession, ModelInfo, PhotoInfo
@@ -54,8 +53,6 @@ if TYPE_CHECKING:
 
 MAX_RECENT = 10
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
-MODEL_FILTER = "Fader models (*.fader)"
-OFFICIAL_FILTER = "Official FaderNetworks models (*.pth *.pt);;All files (*)"
 
 
 def open_settings() -> QSettings:
@@ -150,7 +147,6 @@ class MainWindow(QMainWindow):
         self.session.noFace.connect(self._no_face)
         self.session.rendered.connect(self._rendered)
         self.session.backendChanged.connect(self._backend_changed)
-        self.session.imported.connect(self._imported)
         self.session.saved.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         self.session.failed.connect(self.show_error)
         self.session.noted.connect(lambda note: self.statusBar().showMessage(note, 15000))
@@ -160,7 +156,6 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._update_recent_menu()
-        self.set_backend(None if self.settings.value("model/onnx", True, type=bool) else "torch")
         keep_detail = self.settings.value("edit/keep_detail", True, type=bool)
         self.keep_detail_action.setChecked(keep_detail)
         self.session.set_blend("detail" if keep_detail else "replace")
@@ -222,24 +217,6 @@ class MainWindow(QMainWindow):
             "Add only the change to the photo, keeping its own detail (off: paste the model's decoded face)",
         )
         self.keep_detail_action.setCheckable(True)
-        self.open_model_action = self._action(
-            "&Open Model…", self._choose_model, "Ctrl+M", "Open a .fader file"
-        )
-        self.install_model_action = self._action(
-            "&Install Model…", self._install_model, tip="Copy a .fader file into your models folder"
-        )
-        self.models_folder_action = self._action("Show Models &Folder", self._show_models_folder)
-        self.import_official_action = self._action(
-            "Import &Official Model…",
-            self._choose_official,
-            tip="Turn an official FaderNetworks .pth (eyeglasses.pth, male.pth, …) into an installed model",
-        )
-        self.onnx_action = self._action(
-            "Fast CPU Inference (ONNX &Runtime)",
-            self._set_onnx,
-            tip="On a computer without a GPU, run models with ONNX Runtime (about twice as fast as PyTorch)",
-        )
-        self.onnx_action.setCheckable(True)
         self.train_action = self._action(
             "&Train a Model…", self.show_train_dialog, "Ctrl+Shift+T", "Train or fine-tune a model on CelebA"
         )
@@ -272,9 +249,14 @@ class MainWindow(QMainWindow):
         view_menu.addActions([self.split_action, self.outlines_action])
         view_menu.addSeparator()
         view_menu.addAction(self.keep_detail_action)
-        self.model_menu = bar.addMenu("&Model")
-        self.model_menu.aboutToShow.connect(self._update_model_menu)
-        self._update_model_menu()
+        self.model_menu = ModelMenu(
+            self.session,
+            self.settings,
+            self.open_model,
+            lambda: self.model.path if self.model else None,
+            self,
+        )
+        bar.addMenu(self.model_menu)
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addActions([self.train_action, self.teach_action])
         help_menu = bar.addMenu("&Help")
@@ -318,7 +300,7 @@ class MainWindow(QMainWindow):
                 "Fader Studio needs a model to change faces. Choose one in the Model menu, "
                 "open a .fader model file, or train one on CelebA or on synthetic faces.",
                 [
-                    ("Open Model File…", self.open_model_action),
+                    ("Open Model File…", self.model_menu.open_model_action),
                     ("Train a Model…", self.train_action),
                     ("Open a Photo…", self.open_action),
                 ],
@@ -345,11 +327,6 @@ class MainWindow(QMainWindow):
         """Load the model at ``path`` (in the background); the open photo is encoded again with it."""
         self.session.open_model(Path(path))
 
-    def set_backend(self, backend: str | None) -> None:
-        """Run models opened from now on with ``backend`` (auto, torch, onnx; ``None``: auto)."""
-        self.session.set_backend(backend)
-        self.onnx_action.setChecked(backend != "torch")
-
     @Slot(bool)
     def set_keep_detail(self, on: bool) -> None:
         """Keep the photo's own detail (add only the change) or paste decoded faces; remembered."""
@@ -360,13 +337,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             "Keeping the photo's detail" if on else "Pasting the model's decoded faces", 4000
         )
-
-    @Slot(bool)
-    def _set_onnx(self, on: bool) -> None:
-        self.settings.setValue("model/onnx", on)
-        self.set_backend(None if on else "torch")
-        if self.model is not None:
-            self.open_model(self.model.path)  # again, on the chosen backend
 
     @Slot()
     def _choose_photo(self) -> None:
@@ -379,77 +349,6 @@ class MainWindow(QMainWindow):
     @Slot()
     def _open_sample(self) -> None:
         self.open_photo(resources.path(resources.SAMPLE_PHOTO))
-
-    @Slot()
-    def _choose_model(self) -> None:
-        folder = str(paths.models_dir()) if paths.models_dir().is_dir() else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open Model", folder, MODEL_FILTER)
-        if path:
-            self.open_model(path)
-
-    @Slot()
-    def _install_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Install Model", str(Path.home()), MODEL_FILTER)
-        if path:
-            self.install_model(path)
-
-    def install_model(self, path: str | Path) -> Path:
-        """Copy the model at ``path`` into the models folder (never over another) and open it."""
-        source = Path(path)
-        target = paths.free_model_path(source.stem, source)
-        if not target.exists():
-            shutil.copyfile(source, target)
-        self.open_model(target)
-        return target
-
-    @Slot()
-    def _choose_official(self) -> None:
-        folder = self.settings.value("folders/official", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Import Official Model", folder, OFFICIAL_FILTER)
-        if not path:
-            return
-        self.settings.setValue("folders/official", str(Path(path).parent))
-        classifier, _ = QFileDialog.getOpenFileName(
-            self, "Its Attribute Classifier (optional: Cancel to go without)", str(Path(path).parent),
-            OFFICIAL_FILTER,
-        )  # fmt: skip
-        self.import_official(path, classifier or None)
-
-    def import_official(self, path: str | Path, classifier: str | Path | None = None) -> Path:
-        """Convert an official FaderNetworks model (and classifier) in the background, install and open it."""
-        target = paths.free_model_path(Path(path).stem)
-        self.session.import_official(Path(path), Path(classifier) if classifier else None, target)
-        return target
-
-    @Slot(str)
-    def _imported(self, path: str) -> None:
-        self.statusBar().showMessage(f"Imported and installed {Path(path).name}", 8000)
-        self.open_model(path)
-
-    @Slot()
-    def _show_models_folder(self) -> None:
-        paths.models_dir().mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.models_dir())))
-
-    def _update_model_menu(self) -> None:
-        menu = self.model_menu
-        menu.clear()
-        menu.addAction(self.open_model_action)
-        menu.addSeparator()
-        installed = paths.installed_models()
-        if not installed:
-            none = menu.addAction("No installed models")
-            none.setEnabled(False)
-        bundled = paths.bundled_model()
-        for path in installed:
-            name = "Default (built in)" if path == bundled else path.stem
-            action = menu.addAction(name, lambda p=path: self.open_model(p))
-            action.setCheckable(True)
-            action.setChecked(self.model is not None and self.model.path == path)
-        menu.addSeparator()
-        menu.addActions([self.install_model_action, self.import_official_action, self.models_folder_action])
-        menu.addSeparator()
-        menu.addAction(self.onnx_action)
 
     def _update_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -50,8 +50,10 @@ def test_without_a_model_the_window_says_so_and_offers_what_to_do(make_window) -
     assert [b.text() for b in window.empty.buttons] == ["Open Model File…", "Train a Model…", "Open a Photo…"]
     assert window.panel.message.text() == "Open a model to edit faces."
     assert not window.export_action.isEnabled() and not window.undo_action.isEnabled()
-    window._update_model_menu()
-    models = [a for a in window.model_menu.actions() if a.isCheckable() and a is not window.onnx_action]
+    window.model_menu.refresh()
+    models = [
+        a for a in window.model_menu.actions() if a.isCheckable() and a is not window.model_menu.onnx_action
+    ]
     assert [a.text() for a in models] == ["Default (built in)"]  # nothing installed: the bundled one
     assert not models[0].isChecked()
     assert window.model_label.text() == "No model"
@@ -382,13 +384,15 @@ def test_switching_models_encodes_the_photo_again(
 ) -> None:
     window = opened(qtbot, make_window(), portrait, synth_model)
     other_path = save_model(make_model(), tmp_path / "other.fader")
-    installed = window.install_model(other_path)
+    installed = window.model_menu.install_model(other_path)
     settle(qtbot, window)
     assert installed.parent.name == "models" and installed.read_bytes() == other_path.read_bytes()
     assert window.model.path == installed and window.photo.path == portrait
     assert len(window.photo.faces) == 1 and not window.isWindowModified()
-    window._update_model_menu()
-    models = [a for a in window.model_menu.actions() if a.isCheckable() and a is not window.onnx_action]
+    window.model_menu.refresh()
+    models = [
+        a for a in window.model_menu.actions() if a.isCheckable() and a is not window.model_menu.onnx_action
+    ]
     assert [a.text() for a in models if a.isChecked()] == ["other"]
     drag(window, "Smiling", 1.5)
     settle(qtbot, window)
@@ -509,9 +513,9 @@ def test_model_import_official_converts_installs_and_opens_it(
     chosen = iter([(str(pth), ""), (str(classifier), "")])
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: next(chosen))
     window = opened(qtbot, make_window(), portrait)
-    window._update_model_menu()
-    assert window.import_official_action in window.model_menu.actions()
-    window.import_official_action.trigger()
+    window.model_menu.refresh()
+    assert window.model_menu.import_official_action in window.model_menu.actions()
+    window.model_menu.import_official_action.trigger()
     settle(qtbot, window)
     installed = window.model.path
     assert installed.name == "eyeglasses.fader" and installed.parent.name == "models"
@@ -527,7 +531,7 @@ def test_model_import_official_converts_installs_and_opens_it(
     assert changed_box(before, shown(window)) is not None
     garbage = tmp_path / "male.pth"
     garbage.write_bytes(b"\x80\x02not a model")
-    window.import_official(garbage)
+    window.model_menu.import_official(garbage)
     settle(qtbot, window)
     assert window.error_box.text() == "Importing the model failed."
     assert window.error_box.informativeText().startswith(f"{garbage}: not a readable torch.save file")

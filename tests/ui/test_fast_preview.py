@@ -101,15 +101,15 @@ def test_turning_onnx_runtime_off_reloads_the_model_on_torch_and_is_remembered(
     qtbot, make_window, synth_model: Path, portrait: Path, auto_backend: Path
 ) -> None:
     window = opened(qtbot, make_window(), portrait, synth_model)
-    assert window.onnx_action.isChecked()
+    assert window.model_menu.onnx_action.isChecked()
     window.session.wait_idle(120, export=True)
     settle(qtbot, window)
     assert window.device_label.text().endswith("ONNX Runtime")
-    window.onnx_action.trigger()
+    window.model_menu.onnx_action.trigger()
     settle(qtbot, window)
     assert window.device_label.text().endswith("PyTorch") and window.photo.faces
     assert window.settings.value("model/onnx", type=bool) is False
-    assert not make_window().onnx_action.isChecked()
+    assert not make_window().model_menu.onnx_action.isChecked()
 
 
 def test_a_failing_export_leaves_the_editor_on_torch_and_says_why(
@@ -139,12 +139,16 @@ def test_the_command_lines_backend_overrides_the_preference_for_one_run(
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.photo is not None and bool(window.photo.faces), timeout=120_000)
     assert window.device_label.text().endswith("ONNX Runtime")  # exported while loading, not afterwards
-    assert window.onnx_action.isChecked() and window.settings.value("model/onnx") is None  # not saved
+    assert (
+        window.model_menu.onnx_action.isChecked() and window.settings.value("model/onnx") is None
+    )  # not saved
     window.session.close()
     window.close()
     torch_run = start_editor([str(portrait)], str(synth_model), "cpu", "torch")
     qtbot.addWidget(torch_run)
     qtbot.waitUntil(lambda: torch_run.photo is not None and bool(torch_run.photo.faces), timeout=60_000)
-    assert torch_run.device_label.text().endswith("PyTorch") and not torch_run.onnx_action.isChecked()
+    assert (
+        torch_run.device_label.text().endswith("PyTorch") and not torch_run.model_menu.onnx_action.isChecked()
+    )
     torch_run.session.close()
     torch_run.close()
