@@ -38,8 +38,6 @@ PHOTO_SUFFIXES = frozenset(EXPORT_FORMATS)
 DEFAULT_PATTERN = "{name}-edited"
 #: The fields a name pattern may use: the photo's name without suffix, its folder's name, its number.
 PATTERN_FIELDS = ("name", "folder", "n")
-#: Which faces of each photo a batch edits.
-FACE_CHOICES = ("all", "largest")
 
 
 @dataclass(frozen=True)
@@ -251,7 +249,7 @@ def plan_batch(photos: Sequence[Path], settings: BatchSettings) -> tuple[list[Jo
             problems.append(
                 Problem(source, f"{source}: {target.name} is also the name of {claimed[target]}'s edit")
             )
-        elif target.exists() or target.is_symlink():
+        elif _taken(target):
             problems.append(Problem(source, f"{source}: {target} exists; not overwritten"))
         else:
             claimed[target] = source
@@ -346,6 +344,11 @@ def run_batch(
 
 def _write(job: Job, pixels: np.ndarray, photo: Photo, quality: int) -> None:
     """Write one edit; refuses a target that appeared since the batch was planned."""
-    if job.target.exists() or job.target.is_symlink():
+    if _taken(job.target):
         raise ImageError(f"{job.source}: {job.target} exists; not overwritten")
     save_image(pixels, job.target, source=photo, quality=quality)
+
+
+def _taken(target: Path) -> bool:
+    """Whether something is at ``target`` (a dangling link too), so a batch must not write there."""
+    return target.exists() or target.is_symlink()
