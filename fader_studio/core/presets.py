@@ -16,6 +16,7 @@ says which it skipped (:meth:`Preset.apply`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -215,19 +216,23 @@ def list_presets() -> list[tuple[Path, Preset]]:
     return sorted(found, key=lambda item: item[1].name.lower())
 
 
+def _saved(name: str) -> tuple[Path, Preset] | None:
+    """The saved preset called ``name`` (any case) and its file, or ``None``."""
+    wanted = name.strip().lower()
+    return next(((path, p) for path, p in list_presets() if p.name.lower() == wanted), None)
+
+
 def preset_path(name: str) -> Path | None:
     """The file of the saved preset called ``name`` (any case), or ``None``."""
-    for path, preset in list_presets():
-        if preset.name.lower() == name.strip().lower():
-            return path
-    return None
+    saved = _saved(name)
+    return None if saved is None else saved[0]
 
 
 def find_preset(name_or_file: str) -> Preset:
     """A saved preset by name, or the preset in a file; :class:`PresetError` naming the choices."""
-    path = preset_path(name_or_file)
-    if path is not None:
-        return read_preset(path)
+    saved = _saved(name_or_file)
+    if saved is not None:
+        return saved[1]
     if Path(name_or_file).suffix.lower() == SUFFIX or Path(name_or_file).exists():
         return read_preset(name_or_file)
     names = [p.name for _, p in list_presets()]
@@ -237,14 +242,14 @@ def find_preset(name_or_file: str) -> Preset:
 
 def rename_preset(old: str, new: str) -> Path:
     """Give the saved preset ``old`` the name ``new``."""
-    path = preset_path(old)
-    if path is None:
+    saved = _saved(old)
+    if saved is None:
         raise PresetError(f"no preset named {old!r}")
-    preset = read_preset(path)
+    path, preset = saved
     new = check_name(new)
     if new.lower() != preset.name.lower() and preset_path(new) is not None:
         raise PresetError(f"a preset named {new!r} exists; choose another name")
-    renamed = Preset(new, preset.values, preset.relative, preset.model_name, preset.model_attributes)
+    renamed = dataclasses.replace(preset, name=new)
     if new.lower() == preset.name.lower():
         return save_preset(renamed, replace=True)
     target = save_preset(renamed)  # written before the old one goes: a failure loses nothing
