@@ -11,18 +11,23 @@ Every failure is an :class:`ImageError` with the file and the reason.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write_bytes
 from .errors import ImageError
 from .files import file_problem
 from .template import CROP_SIZE, crop_box
+
+if TYPE_CHECKING:
+    from PIL import ImageCms
 
 #: Photos with more pixels than this are refused before decoding (a setting in the app).
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -101,6 +106,8 @@ def _managed_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, by
     """
     if not icc or image.mode in ("RGB", "RGBA", "RGBX", "P", "PA"):
         return image, icc  # the pixels keep their values, so they keep their profile
+    from PIL import ImageCms  # only gray and CMYK photos with a profile need colour management
+
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         space = source.profile.xcolor_space.strip()
@@ -111,17 +118,21 @@ def _managed_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, by
     alpha = image.getchannel("A") if image.mode == "LA" else None
     try:
         converted = ImageCms.profileToProfile(
-            image.convert("L") if alpha is not None else image, source, _SRGB, outputMode="RGB"
+            image.convert("L") if alpha is not None else image, source, _srgb(), outputMode="RGB"
         )
     except (ImageCms.PyCMSError, OSError, ValueError):
         return image, None
     if alpha is not None:
         converted.putalpha(alpha)
-    return converted, _SRGB_BYTES
+    return converted, _srgb().tobytes()
 
 
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-_SRGB_BYTES = _SRGB.tobytes()
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    """The sRGB profile (made once, when a photo first needs it)."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def resize_filter(resize: str, size: int) -> str:
@@ -154,7 +165,7 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
     """Load the photo at ``path`` upright as 8-bit RGB; :class:`ImageError` if it cannot be used."""
     path = Path(path)
     problem = file_problem(path)
-    if problem is not None and problem != "no such file":
+    if problem is not None:
         raise ImageError(f"{path}: {problem}")
     try:
         with warnings.catch_warnings():
@@ -175,7 +186,7 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
                 pixels, alpha = _to_rgb(upright)
     except ImageError:
         raise
-    except FileNotFoundError:
+    except FileNotFoundError:  # gone since file_problem looked
         raise ImageError(f"{path}: no such file") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Fader Studio can read") from None
