@@ -41,10 +41,10 @@ from ..core.batch import DEFAULT_PATTERN, BatchSettings, Progress, Report, check
 from ..core.errors import FaderStudioError
 from ..core.imageio import JPEG_QUALITY
 from ..core.presets import Preset, list_presets
+from .dialogs import OPEN_PHOTO_FILTER
 from .presets import CurrentFace
 from .session import EditorSession
 
-PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 #: The formats offered: label and suffix (``None``: each photo's own).
 FORMATS = (
     ("Same as each photo", None),
@@ -399,7 +399,9 @@ class BatchDialog(QDialog):
 
     @Slot()
     def _choose_photos(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileNames(self, "Add Photos", str(self._start_folder), PHOTO_FILTER)
+        chosen, _ = QFileDialog.getOpenFileNames(
+            self, "Add Photos", str(self._start_folder), OPEN_PHOTO_FILTER
+        )
         self.add_inputs(chosen)
 
     @Slot()

@@ -23,6 +23,8 @@ from ..core import paths
 from ..core.attributes import AttributeSpec
 from ..core.imageio import JPEG_QUALITY
 
+#: Photos to open (the editor's File → Open, Export Batch's Add Photos).
+OPEN_PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 PHOTO_FILTER = "JPEG (*.jpg *.jpeg);;PNG (*.png);;WebP (*.webp);;TIFF (*.tif *.tiff)"
 SWEEP_FILTER = "Animated GIF (*.gif);;Strip as PNG (*.png);;Strip as JPEG (*.jpg)"
 LOSSY = {".jpg", ".jpeg", ".webp"}

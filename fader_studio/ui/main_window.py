@@ -38,7 +38,8 @@ from .. import __version__, resources
 from ..core import paths
 from ..core.errors import ImageError
 from ..core.imageio import JPEG_QUALITY, export_format
-from .dialogs import ExportDialog, SweepDialog, edited_name
+from .actions import make_action
+from .dialogs import OPEN_PHOTO_FILTER, ExportDialog, SweepDialog, edited_name
 from .fader_panel import FaderPanel
 from .history import FaceHistory
 from .model_menu import ModelMenu
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from .train_dialog import TrainDialog
 
 MAX_RECENT = 10
-PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 
 
 def open_settings() -> QSettings:
@@ -164,12 +164,7 @@ class MainWindow(QMainWindow):
     # actions and menus
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
+        return make_action(self, text, slot, shortcut, tip)
 
     def _create_actions(self) -> None:
         keys = QKeySequence.StandardKey
@@ -341,7 +336,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _choose_photo(self) -> None:
         folder = self.settings.value("folders/photos", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open Photo", folder, PHOTO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open Photo", folder, OPEN_PHOTO_FILTER)
         if path:
             self.settings.setValue("folders/photos", str(Path(path).parent))
             self.open_photo(path)

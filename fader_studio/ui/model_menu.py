@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QUrl, Slot
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from ..core import paths
+from .actions import make_action
 from .session import EditorSession
 
 MODEL_FILTER = "Fader models (*.fader)"
@@ -40,19 +41,21 @@ class ModelMenu(QMenu):
         super().__init__("&Model", parent)
         self.session, self.settings = session, settings
         self._open_model, self._current = open_model, current
-        self.open_model_action = self._action(
-            "&Open Model…", self._choose_model, "Ctrl+M", "Open a .fader file"
+        self.open_model_action = make_action(
+            self, "&Open Model…", self._choose_model, "Ctrl+M", "Open a .fader file"
         )
-        self.install_model_action = self._action(
-            "&Install Model…", self._install_model, tip="Copy a .fader file into your models folder"
+        self.install_model_action = make_action(
+            self, "&Install Model…", self._install_model, tip="Copy a .fader file into your models folder"
         )
-        self.models_folder_action = self._action("Show Models &Folder", self._show_models_folder)
-        self.import_official_action = self._action(
+        self.models_folder_action = make_action(self, "Show Models &Folder", self._show_models_folder)
+        self.import_official_action = make_action(
+            self,
             "Import &Official Model…",
             self._choose_official,
             tip="Turn an official FaderNetworks .pth (eyeglasses.pth, male.pth, …) into an installed model",
         )
-        self.onnx_action = self._action(
+        self.onnx_action = make_action(
+            self,
             "Fast CPU Inference (ONNX &Runtime)",
             self._set_onnx,
             tip="On a computer without a GPU, run models with ONNX Runtime (about twice as fast as PyTorch)",
@@ -114,14 +117,6 @@ class ModelMenu(QMenu):
             none.setEnabled(False)
             self._installed.append(none)
         self.insertActions(self._installed_end, self._installed)
-
-    def _action(self, text: str, slot: Callable[..., object], shortcut: str = "", tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
 
     @Slot(bool)
     def _set_onnx(self, on: bool) -> None:

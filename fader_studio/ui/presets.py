@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import FaderStudioError
 from ..core.presets import Preset, delete_preset, list_presets, preset_path, rename_preset, save_preset
+from .actions import make_action
 
 #: What :class:`PresetControls` asks the window for: the model's name, the selected face's faders and
 #: its own values, or ``None`` when no face is open.
@@ -133,13 +134,16 @@ class PresetControls(QObject):
         self._current = current
         self._parent = parent
         self.box = PresetBox()
-        self.save_action = self._action("Save Faders as &Preset…", self.save_current, "Ctrl+Shift+P")
-        self.save_action.setStatusTip(
-            "Save the selected face's faders as a preset for other faces and photos"
+        self.save_action = make_action(
+            self,
+            "Save Faders as &Preset…",
+            self.save_current,
+            "Ctrl+Shift+P",
+            "Save the selected face's faders as a preset for other faces and photos",
         )
-        self.apply_all_action = self._action("Apply Preset to &All Faces", self._apply_chosen_to_all)
-        self.rename_action = self._action("Re&name Preset…", self._rename_chosen)
-        self.delete_action = self._action("De&lete Preset", self._delete_chosen)
+        self.apply_all_action = make_action(self, "Apply Preset to &All Faces", self._apply_chosen_to_all)
+        self.rename_action = make_action(self, "Re&name Preset…", self._rename_chosen)
+        self.delete_action = make_action(self, "De&lete Preset", self._delete_chosen)
         self.apply_menu = QMenu("Apply P&reset")
         self.apply_menu.aboutToShow.connect(self._fill_apply_menu)
         more = QMenu(self.box.more)
@@ -229,13 +233,6 @@ class PresetControls(QObject):
         self.changed.emit()
         self.choose(preset.name)
         return preset
-
-    def _action(self, text: str, slot: Callable[[], object], shortcut: str | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        return action
 
     @Slot()
     def _fill_apply_menu(self) -> None:
