@@ -89,8 +89,11 @@ class RunFolder:
         self.last = root / "last.fader"
 
 
-def resolve_settings(given: dict[str, Any], folder: RunFolder, resume: bool) -> TrainConfig:
-    """The settings of the run in ``folder``: stored ones on resume, else the defaults, plus ``given``.
+def resolve_settings(
+    given: dict[str, Any], folder: RunFolder, resume: bool
+) -> tuple[TrainConfig, TrainConfig | None]:
+    """The settings of the run in ``folder``: stored ones on resume, else the defaults, plus ``given``;
+    and the stored ones (``None`` for a new run).
 
     ``--init-from`` fixes the architecture to that of the model. Raises
     :class:`FaderStudioError` for settings that conflict or make no sense.
@@ -118,7 +121,7 @@ def resolve_settings(given: dict[str, Any], folder: RunFolder, resume: bool) -> 
                     "--lr, --lambda-e and --clip-grad may change (start a new run, or --init-from one of its "
                     "models, to change the others)"
                 )
-            return config
+            return config, stored
         if given.get("init_from"):
             start = load_model(given["init_from"])
             base = {**start.config.to_json(), "template": template_name(start.template, start.image_size)}
@@ -130,7 +133,7 @@ def resolve_settings(given: dict[str, Any], folder: RunFolder, resume: bool) -> 
                 )
             given = {**given, **{k: base[k] for k in (*ARCHITECTURE, "template")}}
             given = finetune_settings(given, start.attribute_names)
-        return TrainConfig(**given)
+        return TrainConfig(**given), None
     except (ValueError, TypeError) as e:
         raise FaderStudioError(f"bad settings: {e}") from None
 
@@ -212,7 +215,7 @@ class Run:
         dist: Distributed,
     ) -> None:
         self.folder = RunFolder(run_dir)
-        self.config = resolve_settings(given, self.folder, resume)
+        self.config, self.stored_config = resolve_settings(given, self.folder, resume)
         self.data_options = data
         self.resume = resume
         self.log = log
@@ -301,11 +304,10 @@ class Run:
         (the dialog's Resume passes none), not with the ones the run began with.
         """
         config = self.config.to_json()
-        path = self.folder.config
-        stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        stored = None if self.stored_config is None else self.stored_config.to_json()
         if stored == config:
             return
-        atomic_write_bytes(path, json.dumps(config, indent=1).encode(), error=FaderStudioError)
+        atomic_write_bytes(self.folder.config, json.dumps(config, indent=1).encode(), error=FaderStudioError)
         if stored is not None:
             changed = {k: [stored.get(k), v] for k, v in config.items() if stored.get(k) != v}
             self.log.event("settings_changed", changed=changed)
@@ -391,8 +393,7 @@ class Run:
         Returns the step to start from and the loader of the batches from there.
         """
         config, dist = self.config, self.dist
-        if dist.is_main:
-            self.folder.root.mkdir(parents=True, exist_ok=True)
+        if dist.is_main:  # the folder is made by make_run_folder, before the lock is taken
             self.control.clear()  # before the first event: the app asks again when it sees it
             self.log.open_file(self.folder.events)
         data = self._prepare_data()
