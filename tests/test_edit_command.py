@@ -286,11 +286,12 @@ def test_ctrl_c_while_edit_runs_is_one_line_and_writes_nothing(
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    if process.returncode == 0:  # done before the signal: a fast machine
-        assert out.exists()
+    if out.exists():  # the edit was written before the signal landed (a fast machine, or Python shutting down)
+        assert process.returncode in (0, 130, -signal.SIGINT), stderr
+        with Image.open(out) as written:  # complete, never a partial file
+            written.load()
         return
     assert (process.returncode, stderr) == (130, "fader-studio: interrupted\n")
-    assert not out.exists()
 
 
 def test_a_face_left_at_its_own_values_is_not_counted_as_edited(tmp_path: Path, model_file: Path) -> None:
