@@ -286,7 +286,9 @@ def test_ctrl_c_while_edit_runs_is_one_line_and_writes_nothing(
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    if out.exists():  # the edit was written before the signal landed (a fast machine, or Python shutting down)
+    if (
+        out.exists()
+    ):  # the edit was written before the signal landed (a fast machine, or Python shutting down)
         assert process.returncode in (0, 130, -signal.SIGINT), stderr
         with Image.open(out) as written:  # complete, never a partial file
             written.load()

@@ -312,6 +312,12 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
         help=f"weight of a PatchGAN discriminator in pixel space (default: {d.lambda_patch:g}, off)",
     )
     opt.add_argument(
+        "--lambda-clf",
+        type=_finite,
+        help="weight λ_C of the run's classifier judging edits with every attribute flipped, which makes the "
+        f"faders change what they say (the official code's lambda_clf_dis; default: {d.lambda_clf:g}, off)",
+    )
+    opt.add_argument(
         "--flip",
         action=argparse.BooleanOptionalAction,
         help=f"mirror half the images (default: {_on(d.flip)})",

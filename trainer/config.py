@@ -4,8 +4,8 @@
 (``seeds/003``, and the official code where the paper is silent or wrong). A
 resumed run takes its settings from ``config.json``; only the settings in
 :data:`RESUME_CHANGES` may change on resume: how long to run, how often to
-save, and the step sizes a diverged run is resumed with (a lower ``--lr`` or
-``--lambda-e``). Any other change would make the resumed run a different one.
+save, and the step sizes a run is resumed with (a lower ``--lr`` after a divergence, another
+``--lambda-e`` or ``--lambda-clf``). Any other change would make the resumed run a different one.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ RESUME_CHANGES = frozenset(
         "keep_checkpoints",
         "log_every",
     }
-    | {"lr", "lambda_e", "clip_grad"}
+    | {"lr", "lambda_e", "lambda_clf", "clip_grad"}
 )
 
 
@@ -57,6 +57,7 @@ FLOAT_LIMITS = {
     "clip_grad": 1e6,
     "lambda_e": 1e3,
     "lambda_patch": 1e3,
+    "lambda_clf": 1e3,
     "positive_share": 1.0,
     "max_minutes": 1e7,
     "checkpoint_minutes": 1e6,
@@ -111,6 +112,7 @@ class TrainConfig:
     lambda_schedule: int = 500_000
     dis_steps: int = 1
     lambda_patch: float = 0.0
+    lambda_clf: float = 0.0
     flip: bool = True
     balanced: bool = False
     seed: int = 0
@@ -166,6 +168,7 @@ class TrainConfig:
             "max_minutes",
             "lambda_e",
             "lambda_patch",
+            "lambda_clf",
             "lambda_schedule",
             "warmup_steps",
             "checkpoint_every",

@@ -8,7 +8,10 @@ Each step, on one batch ``(x, y)``:
    ``D(E(x), ỹ)`` with random attributes ``ỹ`` (off unless ``lambda_patch`` > 0);
 3. the encoder and decoder minimise ``‖D(E(x), y) − x‖²`` plus
    ``λ_E · BCE(dis(E(x)), 1 − y)``: the latent must fool the discriminator
-   into predicting the *wrong* attributes (plus ``λ_P`` times the patch term).
+   into predicting the *wrong* attributes (plus ``λ_P`` times the patch term,
+   and, given a guide, ``λ_C · BCE(C(D(E(x), 1 − y)), 1 − y)``: the run's
+   fixed attribute classifier ``C`` must see every attribute flipped in the
+   edited image, the official code's ``lambda_clf_dis``).
 
 Every network has its own Adam (β1 0.5) and its gradients are clipped.
 The forward passes run under autocast (:func:`autocast_dtype`: bfloat16
@@ -33,8 +36,10 @@ from trainer.config import TrainConfig
 from trainer.distributed import Distributed
 from trainer.finetune import freeze, frozen_blocks, trainable
 
-#: The losses a step reports, in the order of :meth:`FaderTraining.step`'s result.
-LOSS_NAMES = ("recon", "latent_dis", "adversarial", "patch_dis", "patch_adv")
+#: The losses a step can report, in order (:attr:`FaderTraining.loss_names` says which it does).
+LOSS_NAMES = ("recon", "latent_dis", "adversarial", "patch_dis", "patch_adv", "classifier")
+#: The losses of the optional patch discriminator.
+PATCH_LOSSES = ("patch_dis", "patch_adv")
 #: Label smoothing of the patch discriminator's targets (the official code's 0.2).
 PATCH_SMOOTHING = 0.2
 
@@ -115,11 +120,17 @@ class FaderTraining:
 
     ``model`` supplies the encoder and decoder (fresh or from ``--init-from``);
     they are trained in place. The blocks named by ``config.freeze`` are not.
+    ``guide``, the attribute classifier of ``config.lambda_clf``'s loss, is
+    never trained (needed when ``lambda_clf`` > 0).
     """
 
-    def __init__(self, config: TrainConfig, model: FaderModel, dist: Distributed) -> None:
+    def __init__(
+        self, config: TrainConfig, model: FaderModel, dist: Distributed, guide: nn.Module | None = None
+    ) -> None:
         if model.encoder is None or model.decoder is None:
             raise ValueError("the model to train needs an encoder and a decoder")
+        if config.lambda_clf > 0 and guide is None:
+            raise ValueError("--lambda-clf needs the run's classifier")
         self.config = config
         self.model = model
         self.dist = dist
@@ -132,6 +143,16 @@ class FaderTraining:
         self.patch_dis = PatchDiscriminator(model.config) if config.lambda_patch > 0 else None
         #: FreezeD (seed 004): the patch discriminator's first ``freeze_d`` layers, held during training.
         self.held = [] if self.patch_dis is None else trainable(self.patch_dis.first(config.freeze_d))
+        self.guide = None if config.lambda_clf == 0 else guide.to(device, memory_format=self.memory_format)
+        if self.guide is not None:
+            self.guide.eval().requires_grad_(False)
+        #: The losses :meth:`step` reports, in its result's order.
+        self.loss_names = tuple(
+            name
+            for name in LOSS_NAMES
+            if (name not in PATCH_LOSSES or self.patch_dis is not None)
+            and (name != "classifier" or self.guide is not None)
+        )
         for module in self.networks().values():
             module.to(device, memory_format=self.memory_format)
         self.frozen = frozen_blocks(model, config.freeze)
@@ -235,8 +256,15 @@ class FaderTraining:
         _, dis_loss, patch_dis_loss = self._train_discriminators(images, labels, swapped, hold=False)
         return torch.stack([dis_loss.detach().float(), patch_dis_loss.detach().float()])
 
+    def _swapped(self, labels: torch.Tensor) -> torch.Tensor | None:
+        """The attributes of a step's edited images: every one flipped for the guide (as the official
+        code), else random ones for the patch discriminator; ``None`` when nothing needs them."""
+        if self.guide is not None:
+            return 1 - labels
+        return torch.rand_like(labels).round() if self.patch_dis is not None else None
+
     def step(self, images: torch.Tensor, labels: torch.Tensor, step: int) -> torch.Tensor:
-        """Train on one batch at ``step``; the losses (:data:`LOSS_NAMES`) as a detached tensor.
+        """Train on one batch at ``step``; the losses (:attr:`loss_names`) as a detached tensor.
 
         FreezeD's layers of the patch discriminator (:attr:`held`) do not move.
 
@@ -247,7 +275,7 @@ class FaderTraining:
         self._set_lr(config.lr_at(step))
         images = images.contiguous(memory_format=self.memory_format)
         zero = images.new_zeros(())
-        swapped = torch.rand_like(labels).round() if self.patch_dis is not None else None
+        swapped = self._swapped(labels)
         latent, dis_loss, patch_dis_loss = self._train_discriminators(images, labels, swapped, hold=True)
 
         # 3. the encoder and decoder: reconstruct, and fool the discriminators
@@ -266,9 +294,14 @@ class FaderTraining:
                 logits = self.patch_dis(edited).float()
                 patch_adv = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
                 loss = loss + config.lambda_patch * patch_adv
+            guided = zero
+            if self.guide is not None:
+                guided = F.binary_cross_entropy_with_logits(self.guide(edited).float(), swapped)
+                loss = loss + config.lambda_clf * guided
         self._update("autoencoder", loss)
-        losses = (recon_loss, dis_loss, adversarial, patch_dis_loss, patch_adv)
-        return torch.stack([value.detach().float() for value in losses])
+        values = (recon_loss, dis_loss, adversarial, patch_dis_loss, patch_adv, guided)
+        losses = dict(zip(LOSS_NAMES, values, strict=True))
+        return torch.stack([losses[name].detach().float() for name in self.loss_names])
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Every network's weights and statistics, named ``network.name`` (for checkpoints)."""

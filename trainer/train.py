@@ -25,6 +25,7 @@ so a resumed run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -56,7 +57,7 @@ from trainer.control import RunControl, run_lock
 from trainer.data import FaceDataset, check_learnable, flip_some, training_loader
 from trainer.distributed import Distributed, init_distributed
 from trainer.evaluation import classifier_for, evaluate, evaluation_images, sample_grid, spread
-from trainer.fader import LOSS_NAMES, FaderTraining
+from trainer.fader import FaderTraining
 from trainer.finetune import expand_model
 from trainer.labels import label_provenance
 from trainer.progress import ProgressReporter
@@ -297,6 +298,14 @@ class Run:
             )
         return classifier_for(model, config.attributes, config.image_size).to(self.device)
 
+    def _guide(self) -> torch.nn.Module:
+        """The classifier of ``--lambda-clf``'s loss on every process: a copy of the run's (rank 0 got it)."""
+        self.dist.barrier()  # rank 0 has trained and saved the run's classifier, if it had to
+        if self.dist.is_main:
+            return copy.deepcopy(self.classifier)
+        model = load_model(self.config.classifier or self.folder.classifier)
+        return classifier_for(model, self.config.attributes, self.config.image_size)
+
     def _save_settings(self) -> None:
         """Write ``config.json``; on a resume that changed settings, write them and say what changed.
 
@@ -415,7 +424,8 @@ class Run:
         self.sample_positions = spread(eval_positions, config.sample_faces)
         self.classifier = self._classifier(data)
         self.model = self._model(dataset, data)
-        self.training = FaderTraining(config, self.model, dist)
+        guide = self._guide() if config.lambda_clf else None
+        self.training = FaderTraining(config, self.model, dist, guide)
         start = self._resume(self.training)
         if start:
             self._check_same_data(data)
@@ -446,7 +456,7 @@ class Run:
     def _train(self, start: int, loader: torch.utils.data.DataLoader) -> dict[str, Any]:
         """The training loop, from step ``start`` to ``max_steps``, a stop, or the time budget."""
         config, dist, training = self.config, self.dist, self.training
-        window = torch.zeros(len(LOSS_NAMES), device=self.device)  # summed losses since the last log
+        window = torch.zeros(len(training.loss_names), device=self.device)  # summed losses since the last log
         window_steps, window_start = 0, time.monotonic()
         last_checkpoint = time.monotonic()
         step, batches = start, iter(loader)
@@ -562,9 +572,9 @@ class Run:
 
     def _log_step(self, step: int, losses: torch.Tensor, steps: int, elapsed: float, per_epoch: int) -> None:
         values = self.dist.mean(losses).tolist()
-        names = LOSS_NAMES if self.training.patch_dis is not None else LOSS_NAMES[:3]
+        names = self.training.loss_names
         if not all(math.isfinite(v) for v in values):
-            bad = next(n for n, v in zip(LOSS_NAMES, values, strict=False) if not math.isfinite(v))
+            bad = next(n for n, v in zip(names, values, strict=True) if not math.isfinite(v))
             raise TrainingError(
                 f"training diverged before step {step}: the {bad} loss is not finite; the checkpoints "
                 "kept are from before; resume with a lower --lr or --lambda-e"
@@ -572,7 +582,7 @@ class Run:
         rate = steps / elapsed if elapsed > 0 else 0.0
         images_per_s = rate * self.config.batch_size * self.dist.world_size
         eta = (self.config.max_steps - step) / rate if rate > 0 else None
-        losses_json = {n: round(v, 6) for n, v in zip(names, values, strict=False)}
+        losses_json = {n: round(v, 6) for n, v in zip(names, values, strict=True)}
         lam = self.config.lambda_at(step)
         self.log.event(
             "step",

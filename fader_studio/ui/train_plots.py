@@ -14,6 +14,7 @@ LOSSES = {
     "adversarial": ("adversarial (encoder)", "#ff7f0e"),
     "patch_dis": ("patch discriminator", "#9467bd"),
     "patch_adv": ("patch adversarial", "#8c564b"),
+    "classifier": ("classifier on edits", "#2ca02c"),
 }
 METRICS_TITLE = "Swap accuracy on validation images"
 #: Colours of the attributes' swap-accuracy curves, in turn.

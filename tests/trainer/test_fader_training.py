@@ -53,10 +53,11 @@ def batch(size: int = 64, count: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])[:count]
 
 
-def training(**settings: object) -> FaderTraining:
+def training(guide: torch.nn.Module | None = None, **settings: object) -> FaderTraining:
     config = TrainConfig(attributes=("Smiling", "Male"), **{**TINY, **settings})
     torch.manual_seed(0)
-    return FaderTraining(config, FaderModel.create(config.network(), config.attributes), Distributed())
+    model = FaderModel.create(config.network(), config.attributes)
+    return FaderTraining(config, model, Distributed(), guide)
 
 
 def test_a_step_trains_every_network_and_reports_finite_losses() -> None:
@@ -68,6 +69,40 @@ def test_a_step_trains_every_network_and_reports_finite_losses() -> None:
         assert any(not torch.equal(v, before[k]) for k, v in run.tensors().items() if k.startswith(prefix)), (
             prefix
         )
+
+
+class HalvesGuide(torch.nn.Module):
+    """A fixed classifier: Smiling is a bright left half, Male a bright right half."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(10.0))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        half = images.shape[-1] // 2
+        return self.scale * torch.stack(
+            (images[..., :half].mean((1, 2, 3)), images[..., half:].mean((1, 2, 3))), 1
+        )
+
+
+def test_the_guide_teaches_the_decoder_to_show_every_attribute_flipped_and_is_not_trained() -> None:
+    guide = HalvesGuide()
+    held = copy.deepcopy(guide.state_dict())
+    run = training(guide, lambda_clf=1.0, lr=1e-3)
+    assert run.loss_names == ("recon", "latent_dis", "adversarial", "classifier")
+    images, labels = batch()
+    losses = [run.step(images, labels, step=step) for step in range(30)]
+    assert losses[-1][3] < 0.5 * losses[0][3]  # the fixed guide sees 1 − y in D(E(x), 1 − y)
+    with torch.no_grad():
+        edited = run.autoencoder.eval().decoder(run.autoencoder.encoder(images), 1 - labels)
+        seen = torch.sigmoid(guide(edited)) > 0.5
+    assert (seen == (1 - labels).bool()).sum() >= 7  # of 8 (an untrained decoder's edits: chance)
+    assert all(torch.equal(v, held[k]) for k, v in guide.state_dict().items())
+
+
+def test_the_classifier_loss_needs_a_guide() -> None:
+    with pytest.raises(ValueError, match="--lambda-clf needs the run's classifier"):
+        training(lambda_clf=0.5)
 
 
 def test_frozen_blocks_keep_weights_and_statistics() -> None:

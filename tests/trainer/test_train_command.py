@@ -356,7 +356,7 @@ def test_torchrun_with_two_cpu_processes_trains_with_one_set_of_files(data_dir: 
     run = tmp_path / "run"
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     args = train_args(data_dir, run, "--max-steps", "6", "--checkpoint-every", "3", "--eval-every", "3",
-                      "--progress", "json")  # fmt: skip
+                      "--progress", "json", "--lambda-clf", "0.1")  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [*launcher, "-m", "trainer", *args], capture_output=True, text=True, timeout=300, env=env
@@ -370,6 +370,12 @@ def test_torchrun_with_two_cpu_processes_trains_with_one_set_of_files(data_dir: 
     assert [e["step"] for e in of_kind(run, "checkpoint")] == [3, 6]
     steps = of_kind(run, "step")
     assert steps[-1]["images_per_s"] > 0 and steps[-1]["step"] == 6
+    assert set(steps[-1]["losses"]) == {
+        "recon",
+        "latent_dis",
+        "adversarial",
+        "classifier",
+    }  # rank 1 has a guide
     assert load_model(run / "last.fader").training["batch_size"] == 16
 
 
