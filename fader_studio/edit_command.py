@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, prog: str, model_path: Path) -> int:
     model = load_model(model_path)
     look = edit_look(args, model.attributes)
     if single:
-        return _edit_one(args, model, look, faces)
+        return _edit_one(args, prog, model, model_path, look, faces)
     return _edit_many(args, prog, model, look, faces)
 
 
@@ -101,18 +101,27 @@ def parse_values(pairs: list[str], specs: Sequence[AttributeSpec], *, relative: 
     return values
 
 
-def _edit_one(args: argparse.Namespace, model: FaderModel, look: Preset, faces: str | int) -> int:
-    from .core.batch import edit_photo
-    from .core.engine import Engine
-    from .core.imageio import export_format, load_image, save_image
+def _edit_one(
+    args: argparse.Namespace, prog: str, model: FaderModel, model_path: Path, look: Preset, faces: str | int
+) -> int:
+    """One photo through the editor's own service: open, apply the look, export."""
+    from .core.editor import Editor
+    from .core.errors import NoFaceError
+    from .core.imageio import export_format
 
-    photo = load_image(args.photos[0])
-    export_format(Path(args.out), photo.path)  # refused before the work, not after
-    engine = Engine(model, args.device, backend=args.backend)
-    edited = edit_photo(photo, engine, look, faces=faces, blend=args.blend, match_colour=args.match_colour)
-    _warn_skipped(look, edited.skipped)
-    out = save_image(edited.pixels, args.out, source=photo, quality=args.quality)
-    print(f"{out}: {edited.edited} of {edited.faces} face{'s' * (edited.faces != 1)} edited")
+    export_format(Path(args.out), Path(args.photos[0]))  # refused before the work, not after
+    editor = Editor(args.device, args.backend, match_colour=args.match_colour)
+    editor.use_model(model, model_path)
+    photo = editor.open_photo(args.photos[0])
+    if photo.no_face is not None:
+        raise NoFaceError(photo.no_face)
+    edited, skipped = editor.apply_look(look, faces)
+    _warn_skipped(look, skipped)
+    out, notes = editor.export(args.out, quality=args.quality, blend=args.blend)
+    for note in notes:
+        print(f"{prog}: warning: {note}", file=sys.stderr)
+    count = len(photo.faces)
+    print(f"{out}: {edited} of {count} face{'s' * (count != 1)} edited")
     return 0
 
 

@@ -139,6 +139,15 @@ def edit_photo(
     :class:`FaderStudioError` when it has no face ``faces``.
     """
     document = PhotoEdit(photo, engine, detector, match_colour=match_colour, blend=blend)
+    skipped = apply_look(document, look, faces)
+    count = len(document.faces)
+    edited = sum(document.is_edited(i) for i in range(count))
+    return Edited(document.render(), count, edited, skipped)
+
+
+def apply_look(document: PhotoEdit, look: Preset, faces: str | int = "all") -> tuple[str, ...]:
+    """Set ``faces`` ("all", "largest" or an index) of ``document`` to ``look``; the look's attributes
+    the model lacks. :class:`FaderStudioError` when the photo has no face ``faces``."""
     count = len(document.faces)
     if faces == "all":
         targets = range(count)
@@ -147,16 +156,15 @@ def edit_photo(
     elif isinstance(faces, int) and 0 <= faces < count:
         targets = range(faces, faces + 1)
     else:
-        name = photo.path or "the photo"
+        name = document.photo.path or "the photo"
         choices = "1" if count == 1 else f"1 to {count}"
         raise FaderStudioError(f"{name} has {count} face{'s' * (count != 1)}; use {choices} or all")
     skipped: tuple[str, ...] = ()
     for index in targets:
-        applied = look.apply(engine.model.attributes, document.faces[index].start)
+        applied = look.apply(document.engine.model.attributes, document.faces[index].start)
         document.set(index, applied.values)
         skipped = applied.skipped
-    edited = sum(document.is_edited(i) for i in range(count))
-    return Edited(document.render(), count, edited, skipped)
+    return skipped
 
 
 def find_photos(inputs: Iterable[str | Path], *, recursive: bool = False) -> tuple[list[Path], list[Problem]]:

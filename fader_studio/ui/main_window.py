@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__, resources
 from ..core import paths
+from ..core.editor import ModelInfo
 from ..core.errors import ImageError
 from ..core.imageio import JPEG_QUALITY, export_format
 from .actions import make_action
@@ -45,7 +46,7 @@ from .history import FaceHistory
 from .model_menu import ModelMenu
 from .photo_view import PhotoView
 from .presets import PresetControls
-from .session import EditorSession, ModelInfo, PhotoInfo
+from .session import EditorSession, PhotoInfo
 
 if TYPE_CHECKING:
     from ..core.presets import Preset

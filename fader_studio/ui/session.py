@@ -1,11 +1,13 @@
 """The editor's bridge to the inference worker: every torch call runs on one thread, never the UI's.
 
-:class:`EditorSession` owns a :class:`~fader_studio.core.renderer.LatestWinsRenderer`.
-Loading a model, opening a photo (read, detect, align, encode, classify),
-exporting and sweeping are ordered calls on its thread; fader previews are
-latest-wins requests on the same thread. Results come back to the UI thread as
-Qt signals. The UI thread keeps its own copy of what it needs (fader values,
-face boxes), so it never touches the worker's objects and never waits.
+:class:`EditorSession` relays a :class:`~fader_studio.core.editor.Editor`, the
+Qt-free service that does the work, through a
+:class:`~fader_studio.core.renderer.LatestWinsRenderer`. Loading a model,
+opening a photo (read, detect, align, encode, classify), exporting and
+sweeping are ordered calls on its thread; fader previews are latest-wins
+requests on the same thread. Results come back to the UI thread as Qt signals
+(pixels as ``QImage``). The UI thread keeps its own copy of what it needs
+(fader values, face boxes), so it never touches the worker's objects and never waits.
 
 Torch is imported by the worker, not at start-up, so the window paints first.
 
@@ -22,7 +24,6 @@ import contextlib
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
-from ..core.attributes import AttributeSpec
-from ..core.errors import FaderStudioError, NoFaceError, first_line
+from ..core.editor import Editor, FaceInfo, ModelInfo, OpenedPhoto
+from ..core.errors import FaderStudioError, first_line
 from ..core.renderer import LatestWinsRenderer, RenderResult
 from ..core.template import CELEBA_HEIGHT, CELEBA_WIDTH
 
@@ -46,26 +47,6 @@ def to_qimage(pixels: np.ndarray) -> QImage:
     pixels = np.ascontiguousarray(pixels)
     height, width = pixels.shape[:2]
     return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the UI shows about a loaded model."""
-
-    path: Path
-    name: str
-    attributes: tuple[AttributeSpec, ...]
-    device: str  # the device and, on the CPU, the backend
-    backend_problem: str = ""  # why ONNX Runtime is not used, where it could be
-
-
-@dataclass(frozen=True)
-class FaceInfo:
-    """A face of the open photo, as the UI needs it."""
-
-    box: tuple[float, float, float, float]  # detection box (x, y, w, h) in photo pixels
-    region: tuple[int, int, int, int]  # the rectangle an edit may change (x0, y0, x1, y1)
-    start: dict[str, float]  # the face's own values, from the classifier
 
 
 @dataclass(frozen=True)
@@ -129,8 +110,7 @@ class EditorSession(QObject):
         self, device: str | None = None, backend: str | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        self._device = device
-        self._backend = backend
+        self._editor = Editor(device, backend)  # used on the worker thread only
         self._view_scale = 1.0
         self.blend = "detail"
         self._export_thread: threading.Thread | None = None
@@ -147,22 +127,18 @@ class EditorSession(QObject):
         self.model: ModelInfo | None = None
         self.photo: PhotoInfo | None = None
         # worker-thread state
-        self._engine: Any = None
-        self._document: Any = None
-        self._photo: Any = None
-        self._photo_image = QImage()  # the photo as a QImage, made once per load
-        self._whole_image = False
-        self._document_generation = -1
+        self._photo_image: tuple[np.ndarray | None, QImage] = (None, QImage())  # made once per photo read
+        self._document_generation = -1  # of the faces the editor holds
 
     # requests from the UI thread
 
     def set_device(self, device: str | None) -> None:
         """Run models opened from now on on ``device`` (cpu, cuda, cuda:N, mps; ``None``: the best one)."""
-        self._device = device
+        self._editor.device = device
 
     def set_backend(self, backend: str | None) -> None:
         """Run models opened from now on with ``backend`` (auto, torch, onnx; ``None``: auto)."""
-        self._backend = backend
+        self._editor.backend = backend
 
     def set_blend(self, blend: str) -> None:
         """Bring edits back into the photo this way from now on: ``detail`` or ``replace``.
@@ -364,70 +340,34 @@ class EditorSession(QObject):
     # worker thread
 
     def _load_model(self, path: Path, generation: int) -> tuple[ModelInfo, PhotoInfo | None, str | None]:
-        from ..core.engine import Engine
-        from ..core.modelfile import load_model
-
-        model = load_model(path)
-        self._engine = engine = Engine(model, self._device, backend=self._backend)
-        if engine.wants_onnx:
+        info, opened = self._editor.load_model(path, self._view_scale)
+        engine = self._editor.engine
+        if engine is not None and engine.wants_onnx:
             self._export_thread = threading.Thread(
                 target=self._export_onnx, args=(engine,), name="fader-onnx-export", daemon=True
             )
             self._export_thread.start()
-        info = ModelInfo(
-            path=path,
-            name=path.stem,
-            attributes=tuple(model.attributes),
-            device=engine.description,
-            backend_problem=engine.onnx_problem or "",
-        )
-        self._document = None
-        if self._photo is None:
+        if opened is None:
             return info, None, None
-        return (info, *self._edit(self._photo, self._whole_image, generation))
+        return (info, *self._photo_info(opened, generation))
 
     def _load_photo(self, path: Path, whole_image: bool, generation: int) -> tuple[PhotoInfo, str | None]:
-        from ..core.imageio import load_image
+        opened = self._editor.open_photo(path, whole_image=whole_image, view_scale=self._view_scale)
+        return self._photo_info(opened, generation)
 
-        if not (whole_image and self._photo is not None and self._photo.path == path):
-            self._photo = load_image(path)  # read again: the file may have changed since
-            self._photo_image = to_qimage(self._photo.pixels)
-        self._whole_image = whole_image
-        self._document = None
-        return self._edit(self._photo, whole_image, generation)
-
-    def _edit(self, photo: Any, whole_image: bool, generation: int) -> tuple[PhotoInfo, str | None]:
-        from ..core.edit import PhotoEdit
-
-        info = PhotoInfo(photo.path, self._photo_image, photo.size, (), generation)
-        if self._engine is None:
-            return info, None
-        try:
-            document = PhotoEdit(photo, self._engine, whole_image=whole_image)
-        except NoFaceError as e:
-            return info, str(e)
-        faces = tuple(
-            FaceInfo(tuple(f.aligned.face.box), document.region(i), dict(f.start))
-            for i, f in enumerate(document.faces)
-        )
-        document.warm_up(self._view_scale)
-        self._document, self._document_generation = document, generation
-        return PhotoInfo(photo.path, info.image, photo.size, faces, generation, whole_image), None
+    def _photo_info(self, opened: OpenedPhoto, generation: int) -> tuple[PhotoInfo, str | None]:
+        pixels, image = self._photo_image
+        if pixels is not opened.pixels:  # a photo read again
+            self._photo_image = (opened.pixels, image := to_qimage(opened.pixels))
+        self._document_generation = generation
+        info = PhotoInfo(opened.path, image, opened.size, opened.faces, generation, opened.whole_image)
+        return info, opened.no_face
 
     def _render(self, request: Preview) -> list[tuple[int, tuple[float, ...], QImage]]:
-        document = self._document
-        if document is None or request.generation != self._document_generation:
+        if self._editor.document is None or request.generation != self._document_generation:
             return []
-        regions = []
-        document.blend = request.blend
-        for face, values in request.faces:
-            document.set(face, dict(values))
-            if document.is_edited(face):
-                region = document.preview(face, request.view_scale)
-                regions.append((face, region.rect, to_qimage(region.pixels)))
-            else:
-                regions.append((face, tuple(map(float, document.region(face))), QImage()))
-        return regions
+        renders = self._editor.render(request.faces, request.view_scale, request.blend)
+        return [(r.face, r.rect, QImage() if r.pixels is None else to_qimage(r.pixels)) for r in renders]
 
     def _export_onnx(self, engine: Any) -> None:  # its own thread: the worker keeps rendering with torch
         try:
@@ -441,46 +381,16 @@ class EditorSession(QObject):
             self._renderer.call(self._switch_backend, engine, networks, problem)
 
     def _switch_backend(self, engine: Any, networks: Any, problem: str | None) -> None:  # worker thread
-        if engine is not self._engine:
-            return  # another model was opened meanwhile
-        engine.use_onnx(networks)
-        engine.onnx_problem = problem
-        if self._document is not None:
-            self._document.warm_up(self._view_scale)
-        self.backendChanged.emit(engine.description, problem or "")
-
-    def _open_document(self) -> Any:
-        if self._document is None:
-            raise FaderStudioError("no photo with faces is open")
-        return self._document
+        if self._editor.use_onnx(engine, networks, problem, self._view_scale):
+            self.backendChanged.emit(engine.description, problem or "")
 
     def _export(self, path: Path, values: list[dict[str, float]], quality: int, blend: str) -> Path:
-        from ..core.imageio import ExportWarning, save_image
-
-        document = self._open_document()
-        document.blend = blend
-        for index, face_values in enumerate(values):
-            document.set(index, face_values)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ExportWarning)
-            written = save_image(document.render(), path, source=document.photo, quality=quality)
-        self._notes = [str(warning.message) for warning in caught]  # said after "saved", in _saved
-        return written
+        written, self._notes = self._editor.export(path, values, quality=quality, blend=blend)
+        return written  # the notes are said after "saved", in _saved
 
     def _batch(self, inputs: list[Path], recursive: bool, settings: Any, stop: threading.Event) -> Any:
-        from ..core.batch import find_photos, plan_batch, run_batch
-
-        if self._engine is None:
-            raise FaderStudioError("open a model first")
-        photos, missing = find_photos(inputs, recursive=recursive)
-        jobs, clashes = plan_batch(photos, settings)
-        return run_batch(
-            self._engine,
-            jobs,
-            settings,
-            progress=self.batchProgress.emit,
-            stop=stop,
-            problems=missing + clashes,
+        return self._editor.batch(
+            inputs, settings, recursive=recursive, progress=self.batchProgress.emit, stop=stop
         )
 
     def _import_official(self, path: Path, classifier: Path | None, target: Path) -> Path:
@@ -492,9 +402,4 @@ class EditorSession(QObject):
     def _sweep(
         self, path: Path, face: int, values: dict[str, float], name: str, steps: int, blend: str
     ) -> Path:
-        from ..core.sweep import save_sweep, sweep_frames
-
-        document = self._open_document()
-        document.blend = blend
-        document.set(face, values)
-        return save_sweep(sweep_frames(document, face, name, steps), path)
+        return self._editor.sweep(path, face, values, name, steps, blend)
