@@ -61,6 +61,12 @@ print(" ".join(sorted(names)))
     assert "trainer.cli" in imported
 
 
+def test_the_train_dialog_takes_its_settings_from_the_trainer_without_importing_torch() -> None:
+    code = "import sys, fader_studio.ui.train_setup; assert not [m for m in sys.modules if m[:5] == 'torch']"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_info_command_works_without_qt(model_file: Path) -> None:
     result = run_without_qt(
         f"""

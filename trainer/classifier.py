@@ -24,16 +24,8 @@ from trainer.evaluation import EVAL_BATCH, EvalMode, evaluation_images
 
 #: Test images used to report a classifier's accuracy.
 TEST_IMAGES = 2000
-#: Steps of a classifier trained automatically for a Fader run: enough for
-#: the visible attributes, quick for tiny runs.
-AUTO_STEPS = (100, 3000)
 
 StepCallback = Callable[[int, int, float], None]
-
-
-def auto_classifier_steps(max_steps: int) -> int:
-    """How long a Fader run of ``max_steps`` trains its own classifier (as long, within bounds)."""
-    return min(max(max_steps, AUTO_STEPS[0]), AUTO_STEPS[1])
 
 
 def train_classifier(

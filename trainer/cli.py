@@ -20,6 +20,7 @@ from typing import Any
 from fader_studio import __version__
 from fader_studio.core.errors import FaderStudioError
 from trainer import PROGRAM, events
+from trainer.config import AUTO_CLASSIFIER_STEPS, FINETUNE_DEFAULTS, PATCH_FREEZABLE, TrainConfig
 from trainer.progress import MODES, ProgressReporter
 
 PROG = PROGRAM
@@ -265,7 +266,6 @@ def _on(value: bool) -> str:
 
 def _tuned(name: str) -> str:
     """The help text's note on a setting's default when ``--init-from`` adds an attribute."""
-    from trainer.config import FINETUNE_DEFAULTS
 
     return f"{FINETUNE_DEFAULTS[name]:g} when --init-from adds an attribute"
 
@@ -275,7 +275,6 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
 
     ``init_from`` False leaves out ``--init-from`` (``teach`` names the model itself).
     """
-    from trainer.config import PATCH_FREEZABLE
 
     opt = parser.add_argument_group("optimisation (the paper's defaults)")
     opt.add_argument("--batch-size", type=_positive_int, help=f"per process (default: {d.batch_size})")
@@ -373,8 +372,9 @@ def _add_run_settings(parser: argparse.ArgumentParser, d, *, init_from: bool = T
     clf.add_argument("--classifier", metavar="FILE", help="a .fader classifier (default: train one first)")
     clf.add_argument(
         "--classifier-steps",
-        type=_positive_int,
-        help="steps of the classifier trained when none is given (default: max-steps, within 100-3000)",
+        type=_non_negative_int,
+        help="steps of the classifier trained when none is given (default: {}, as many as --max-steps "
+        "within {}-{})".format(d.classifier_steps, *AUTO_CLASSIFIER_STEPS),
     )
 
     run = parser.add_argument_group("run length, evaluation and checkpoints")
@@ -455,7 +455,6 @@ def _add_run_folder_arguments(parser: argparse.ArgumentParser) -> None:
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
     """``fader-train train``: every setting of :class:`trainer.config.TrainConfig` as a flag."""
     from fader_studio.core.template import IMAGE_SIZES
-    from trainer.config import TrainConfig
 
     d = TrainConfig(attributes=("Smiling",))
     train = commands.add_parser(
@@ -493,8 +492,6 @@ def _settings_given(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`TrainConfig` settings among the parsed options (options left out are not there)."""
     from dataclasses import fields
 
-    from trainer.config import TrainConfig
-
     names = {f.name for f in fields(TrainConfig)}
     return {k: v for k, v in vars(args).items() if k in names}
 
@@ -523,7 +520,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 def add_teach_parser(commands: argparse._SubParsersAction) -> None:
     """``fader-train teach``: a new fader for a model, from a folder with it and a folder without it."""
-    from trainer.config import TrainConfig
     from trainer.examples import FEW_EXAMPLES
 
     d = TrainConfig(attributes=("Smiling",))
@@ -606,7 +602,6 @@ def run_teach(args: argparse.Namespace) -> int:
 
 def add_classifier_parser(commands: argparse._SubParsersAction) -> None:
     """``fader-train classifier``."""
-    from trainer.config import TrainConfig
 
     d = TrainConfig(attributes=("Smiling",))
     parser = commands.add_parser(

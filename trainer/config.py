@@ -11,15 +11,20 @@ save, and the step sizes a run is resumed with (a lower ``--lr`` after a diverge
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from fader_studio.core.network import NetworkConfig
+from fader_studio.core.network_config import NetworkConfig
 from fader_studio.core.template import TEMPLATES
-from trainer.finetune import check_freeze
 
 #: The settings that are the network's architecture (the fields of :class:`NetworkConfig`).
 ARCHITECTURE = tuple(f.name for f in fields(NetworkConfig) if f.init)
+#: What ``--freeze`` accepts: a whole part, or its first N blocks.
+FREEZE_PARTS = ("encoder", "decoder")
+#: Steps of a classifier trained automatically for a Fader run (``classifier_steps`` 0): as many as
+#: the run's steps within these bounds, enough for the visible attributes and quick for tiny runs.
+AUTO_CLASSIFIER_STEPS = (100, 3000)
 #: Layers of the PatchGAN discriminator that ``freeze_d`` may freeze (all but its output layer).
 PATCH_FREEZABLE = 3
 #: Settings that may differ between a run and its resumption.
@@ -65,6 +70,69 @@ FLOAT_LIMITS = {
 }
 #: The largest value an integer setting may take.
 INT_LIMIT = 10**12
+#: Settings that must be at least 1.
+POSITIVE_COUNTS = ("batch_size", "max_steps", "eval_every", "keep_checkpoints", "log_every", "dis_steps")
+#: Settings that must be above 0.
+POSITIVE_AMOUNTS = ("lr", "clip_grad", "checkpoint_minutes")
+#: Settings that may be 0 (off, or no limit) but not below.
+NON_NEGATIVE = (
+    "align_steps",
+    "freeze_d",
+    "max_minutes",
+    "lambda_e",
+    "lambda_patch",
+    "lambda_clf",
+    "lambda_schedule",
+    "warmup_steps",
+    "checkpoint_every",
+    "classifier_steps",
+    "seed",
+)
+#: The smallest value a form offers for a setting that must be above 0.
+SMALLEST_AMOUNT = 1e-6
+
+#: A run that shows results in minutes on a CPU (64 px; λ_E reaches its weight within the run,
+#: as in ``bench.learnability``): the Train dialog's quick preset, over the defaults.
+QUICK_SETTINGS: dict[str, Any] = {
+    "image_size": 64,
+    "max_steps": 3000,
+    "lr": 5e-4,
+    "lambda_e": 3e-3,
+    "lambda_schedule": 2000,
+    "eval_every": 500,
+    "classifier_steps": 1000,
+}
+
+
+def default_settings(**changes: Any) -> dict[str, Any]:
+    """Every setting at its default (the paper's), with ``changes``: what a form starts from."""
+    return {f.name: f.default for f in fields(TrainConfig)} | changes
+
+
+def setting_range(name: str) -> tuple[float, float]:
+    """The smallest and largest value :class:`TrainConfig` accepts for the number setting ``name``
+    (for one that must be above 0, the smallest a form offers, :data:`SMALLEST_AMOUNT`)."""
+    kind = {f.name: str(f.type) for f in fields(TrainConfig)}[name]
+    if kind not in ("int", "float"):
+        raise ValueError(f"{name} is not a number setting")
+    high = INT_LIMIT if kind == "int" else FLOAT_LIMITS.get(name, 1e9)
+    if name == "batch_size":
+        return 2, high  # batch normalisation, the default
+    if name in POSITIVE_COUNTS:
+        return 1, high
+    if name in POSITIVE_AMOUNTS:
+        return (1 if kind == "int" else SMALLEST_AMOUNT), high
+    return 0, high
+
+
+def check_freeze(parts: Sequence[str], n_layers: int) -> None:
+    """Raise ``ValueError`` for a ``--freeze`` entry that names nothing in a model of ``n_layers``."""
+    for part in parts:
+        name, _, count = part.partition("-")
+        if name not in FREEZE_PARTS or (count and not count.isdigit()):
+            raise ValueError(f"--freeze {part!r}: use encoder, decoder, encoder-N or decoder-N")
+        if count and not 1 <= int(count) <= n_layers:
+            raise ValueError(f"--freeze {part!r}: the {name} has blocks 1 to {n_layers}")
 
 
 def _check_value(name: str, kind: str, value: Any) -> None:
@@ -153,26 +221,15 @@ class TrainConfig:
             raise ValueError("choose at least one attribute (--attrs)")
         if len(set(self.attributes)) != len(self.attributes):
             raise ValueError("an attribute is named twice in --attrs")
-        positive = ("batch_size", "max_steps", "eval_every", "keep_checkpoints", "log_every", "dis_steps")
-        for name in positive:
+        for name in POSITIVE_COUNTS:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1")
         if self.batch_size < 2 and self.normalization == "batch":
             raise ValueError("batch normalisation needs a batch size of at least 2")
-        for name in ("lr", "clip_grad", "checkpoint_minutes"):
+        for name in POSITIVE_AMOUNTS:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name.replace('_', '-')} must be positive")
-        for name in (
-            "align_steps",
-            "freeze_d",
-            "max_minutes",
-            "lambda_e",
-            "lambda_patch",
-            "lambda_clf",
-            "lambda_schedule",
-            "warmup_steps",
-            "checkpoint_every",
-        ):
+        for name in NON_NEGATIVE:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.replace('_', '-')} must not be negative")
         if self.template not in TEMPLATES:
@@ -204,6 +261,12 @@ class TrainConfig:
         if self.lambda_schedule == 0:
             return self.lambda_e
         return self.lambda_e * min(step, self.lambda_schedule) / self.lambda_schedule
+
+    def classifier_steps_to_train(self) -> int:
+        """How long the run trains its own classifier: ``classifier_steps``, or (0) as long as the run
+        within :data:`AUTO_CLASSIFIER_STEPS`."""
+        low, high = AUTO_CLASSIFIER_STEPS
+        return self.classifier_steps or min(max(self.max_steps, low), high)
 
     def lr_at(self, step: int) -> float:
         """The learning rate at ``step``: a linear warm-up over ``warmup_steps``, then constant."""

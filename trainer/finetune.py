@@ -15,19 +15,7 @@ from torch import nn
 from fader_studio.core.attributes import AttributeSpec
 from fader_studio.core.errors import FaderStudioError
 from fader_studio.core.modelfile import FaderModel
-
-#: What ``--freeze`` accepts: a whole part, or its first N blocks.
-FREEZE_PARTS = ("encoder", "decoder")
-
-
-def check_freeze(parts: Sequence[str], n_layers: int) -> None:
-    """Raise ``ValueError`` for a ``--freeze`` entry that names nothing in a model of ``n_layers``."""
-    for part in parts:
-        name, _, count = part.partition("-")
-        if name not in FREEZE_PARTS or (count and not count.isdigit()):
-            raise ValueError(f"--freeze {part!r}: use encoder, decoder, encoder-N or decoder-N")
-        if count and not 1 <= int(count) <= n_layers:
-            raise ValueError(f"--freeze {part!r}: the {name} has blocks 1 to {n_layers}")
+from trainer.config import check_freeze
 
 
 def frozen_blocks(model: FaderModel, parts: Sequence[str]) -> list[nn.Module]:

@@ -51,7 +51,7 @@ from fader_studio.core.modelfile import FaderModel, load_model, save_model
 from fader_studio.core.template import template_name
 from trainer.cache import PreparedData, open_dataset, prepare
 from trainer.checkpoints import latest_checkpoint, save_checkpoint
-from trainer.classifier import auto_classifier_steps, train_classifier
+from trainer.classifier import train_classifier
 from trainer.config import ARCHITECTURE, FINETUNE_DEFAULTS, TrainConfig
 from trainer.control import RunControl, run_lock
 from trainer.data import FaceDataset, check_learnable, flip_some, training_loader
@@ -268,7 +268,7 @@ class Run:
         elif self.folder.classifier.exists():
             model = load_model(self.folder.classifier)
         else:
-            steps = config.classifier_steps or auto_classifier_steps(config.max_steps)
+            steps = config.classifier_steps_to_train()
             self.log.say(f"training an attribute classifier for {steps} steps (give one with --classifier)")
             interval = max(1, steps // 20)
 

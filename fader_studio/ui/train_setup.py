@@ -39,6 +39,7 @@ from safetensors import safe_open
 from superqt import QCollapsible
 from superqt.utils import create_worker
 
+from trainer.config import AUTO_CLASSIFIER_STEPS, QUICK_SETTINGS, default_settings, setting_range
 from trainer.runs import RunSummary, best_model, list_runs, parse_event
 
 from ..core import paths
@@ -47,17 +48,14 @@ from ..core.errors import FaderStudioError, first_line
 from ..core.template import IMAGE_SIZES
 from .trainer_process import trainer_command
 
-#: Settings of each preset: the paper's, and a quick run that shows results in minutes on a CPU
-#: (λ_E reaches its weight within the run, as in ``bench.learnability``).
+#: Settings of each preset, from the trainer's own (trainer.config): a quick run that shows results
+#: in minutes on a CPU, and the paper's defaults.
 PRESETS = {
-    "Quick preview (64 px, minutes on a CPU)": dict(
-        size=64, batch=32, steps=3000, lr=5e-4, lambda_e=3e-3, schedule=2000, eval_every=500, clf_steps=1000
-    ),
-    "Paper defaults (256 px, days on a GPU)": dict(
-        size=256, batch=32, steps=100_000, lr=2e-4, lambda_e=1e-4, schedule=500_000, eval_every=2000,
-        clf_steps=3000,
-    ),
-}  # fmt: skip
+    "Quick preview (64 px, minutes on a CPU)": default_settings(**QUICK_SETTINGS),
+    "Paper defaults (256 px, days on a GPU)": default_settings(),
+}
+#: The largest value a spin box holds (Qt's are 32-bit).
+SPIN_LIMIT = 2**31 - 1
 #: Faces drawn by "Draw Synthetic Faces" (about a minute on two cores).
 SYNTH_COUNT = 6000
 #: The framing (template) of a new model, as the dialog names them.
@@ -128,6 +126,18 @@ def run_problem(run_dir: Path, extra: str) -> str:
     if (run_dir / "config.json").exists():
         return f"{run_dir} holds a run already: resume it from Runs, or choose another name."
     return ""
+
+
+def _setting_spin(name: str, step: int = 1) -> QSpinBox:
+    """A spin box for the whole-number training setting ``name``, in the range the trainer accepts."""
+    low, high = setting_range(name)
+    return _spin(int(low), int(min(high, SPIN_LIMIT)), int(low), step)
+
+
+def _setting_float_spin(name: str, decimals: int) -> QDoubleSpinBox:
+    """A spin box for the training setting ``name``, a number, in the range the trainer accepts."""
+    low, high = setting_range(name)
+    return _float_spin(max(low, 10**-decimals), high, low, decimals)
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -202,8 +212,8 @@ class NewRunForm(QWidget):
         self.framing = QComboBox()
         for text, name in FRAMINGS.items():
             self.framing.addItem(text, name)
-        self.batch = _spin(2, 4096, 32)
-        self.steps = _spin(1, 100_000_000, 3000, 500)
+        self.batch = _setting_spin("batch_size")
+        self.steps = _setting_spin("max_steps", 500)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
 
@@ -226,13 +236,15 @@ class NewRunForm(QWidget):
         self.run_name = QLineEdit()
         self.run_name.setPlaceholderText("named after the attributes and the date")
 
-        self.lr = _float_spin(1e-6, 1.0, 2e-4, 6)
-        self.lambda_e = _float_spin(0.0, 10.0, 1e-4, 6)
-        self.schedule = _spin(0, 100_000_000, 500_000, 1000)
-        self.eval_every = _spin(1, 10_000_000, 2000, 100)
-        self.checkpoint_minutes = _float_spin(0.5, 1440.0, 10.0, 1)
-        self.classifier_steps = _spin(1, 1_000_000, 3000, 100)
-        self.seed = _spin(0, 2**31 - 1, 0)
+        self.lr = _setting_float_spin("lr", 6)
+        self.lambda_e = _setting_float_spin("lambda_e", 6)
+        self.schedule = _setting_spin("lambda_schedule", 1000)
+        self.eval_every = _setting_spin("eval_every", 100)
+        self.checkpoint_minutes = _setting_float_spin("checkpoint_minutes", 1)
+        self.classifier_steps = _setting_spin("classifier_steps", 100)
+        fewest, most = AUTO_CLASSIFIER_STEPS
+        self.classifier_steps.setSpecialValueText(f"Automatic (the run's steps, {fewest:,} to {most:,})")
+        self.seed = _setting_spin("seed")
         self.balanced = QCheckBox("Draw attribute combinations equally often")
         self.flip = QCheckBox("Mirror half the images")
         self.flip.setChecked(True)
@@ -391,14 +403,16 @@ class NewRunForm(QWidget):
     def apply_preset(self, name: str) -> None:
         """Set the size, batch, steps and advanced settings of preset ``name``."""
         p = PRESETS[name]
-        self.size.setCurrentText(f"{p['size']} px")
-        self.batch.setValue(p["batch"])
-        self.steps.setValue(p["steps"])
+        self.size.setCurrentText(f"{p['image_size']} px")
+        self.batch.setValue(p["batch_size"])
+        self.steps.setValue(p["max_steps"])
         self.lr.setValue(p["lr"])
         self.lambda_e.setValue(p["lambda_e"])
-        self.schedule.setValue(p["schedule"])
+        self.schedule.setValue(p["lambda_schedule"])
         self.eval_every.setValue(p["eval_every"])
-        self.classifier_steps.setValue(p["clf_steps"])
+        self.checkpoint_minutes.setValue(p["checkpoint_minutes"])
+        self.classifier_steps.setValue(p["classifier_steps"])
+        self.seed.setValue(p["seed"])
 
     def refresh_models(self) -> None:
         """List the installed models to fine-tune from."""

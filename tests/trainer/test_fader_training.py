@@ -41,6 +41,9 @@ def test_learning_rate_warms_up_then_stays() -> None:
         ({"freeze": ("encoder-9",)}, "the encoder has blocks 1 to 5"),
         ({"batch_size": 1}, "batch normalisation needs a batch size of at least 2"),
         ({"image_size": 100}, "image_size must be one of"),
+        ({"seed": -1}, "seed must not be negative"),
+        ({"classifier_steps": -5}, "classifier-steps must not be negative"),
+        ({"lambda_clf": -0.1}, "lambda-clf must not be negative"),
     ],
 )
 def test_settings_are_checked(settings: dict, message: str) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from fader_studio.core import paths
 from fader_studio.ui.main_window import open_settings
 from fader_studio.ui.train_dialog import TrainDialog
-from fader_studio.ui.train_setup import model_attributes
+from fader_studio.ui.train_setup import PRESETS, model_attributes
 from fader_studio.ui.trainer_process import TRAINER_NICENESS
 from tests.trainer.test_photos import write_photo_folder
 from tests.ui.conftest import opened, settle
@@ -119,6 +119,27 @@ def test_a_photo_folder_is_a_dataset_and_the_framing_is_the_run_s(qtbot, tmp_pat
     form.framing.setCurrentIndex(form.framing.findData("tight"))
     arguments = form.arguments()
     assert arguments[arguments.index("--template") + 1] == "tight"
+
+
+def test_presets_and_limits_are_the_trainers_own_and_the_run_gets_them(qtbot, synth_celeba: Path) -> None:  # noqa: ANN001
+    from trainer.cli import get_args_parser
+    from trainer.config import FLOAT_LIMITS, TrainConfig
+
+    dialog = TrainDialog(open_settings())
+    qtbot.addWidget(dialog)
+    form = dialog.setup.form
+    with qtbot.waitSignal(form.datasetChecked, timeout=30_000):
+        form.set_dataset(synth_celeba)
+    form.set_attributes(["Smiling"])
+    form.preset.setCurrentText(next(name for name in PRESETS if name.startswith("Paper")))
+    args = get_args_parser().parse_args(form.arguments())
+    given = {k: v for k, v in vars(args).items() if v is not None and k in TrainConfig.__dataclass_fields__}
+    paper = TrainConfig(attributes=("Smiling",))
+    for name in ("image_size", "batch_size", "max_steps", "lr", "lambda_e", "lambda_schedule", "eval_every"):
+        assert given[name] == getattr(paper, name), name
+    assert given["classifier_steps"] == 0 and form.classifier_steps.text().startswith("Automatic")
+    assert form.batch.minimum() == 2 and form.lr.minimum() > 0 and form.lr.maximum() == FLOAT_LIMITS["lr"]
+    assert form.lambda_e.maximum() == FLOAT_LIMITS["lambda_e"] and form.seed.minimum() == 0
 
 
 def test_synthetic_faces_are_drawn_from_the_dialog_and_chosen(qtbot) -> None:  # noqa: ANN001
