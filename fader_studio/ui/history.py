@@ -1,16 +1,20 @@
-"""Edit history: each fader change of a face is one undoable command, in that face's own stack."""
+"""Edit history: each fader change of a face is one undoable command, in that face's own stack.
+
+The commands change the faces' values (:class:`~fader_studio.ui.face_values.FaceValues`),
+which announces what changed; they know nothing of the window.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
 from ..core.attributes import attribute_label
+from .face_values import FaceValues
 
-Apply = Callable[[int, dict[str, float]], None]
 #: Changes of one fader closer together than this are one undo step.
 MERGE_SECONDS = 1.0
 
@@ -29,7 +33,7 @@ class SetFaders(QUndoCommand):
 
     def __init__(
         self,
-        apply: Apply,
+        faces: FaceValues,
         face: int,
         old: Mapping[str, float],
         new: Mapping[str, float],
@@ -38,7 +42,7 @@ class SetFaders(QUndoCommand):
         shown: bool = True,
     ) -> None:
         super().__init__(text or _describe(new))
-        self._apply, self.face, self.old, self.new = apply, face, dict(old), dict(new)
+        self._faces, self.face, self.old, self.new = faces, face, dict(old), dict(new)
         self._pending_redo_shown = shown
         self._mergeable = text is None and len(self.new) == 1
         self.last_change = time.monotonic()
@@ -47,10 +51,10 @@ class SetFaders(QUndoCommand):
         if self._pending_redo_shown:
             self._pending_redo_shown = False
             return
-        self._apply(self.face, self.new)
+        self._faces.set(self.face, self.new)
 
     def undo(self) -> None:
-        self._apply(self.face, self.old)
+        self._faces.set(self.face, self.old)
 
     def id(self) -> int:  # Qt asks before merging: -1 never merges
         return self.ID if self._mergeable else -1
@@ -71,11 +75,11 @@ class SetFaders(QUndoCommand):
 
 
 class FaceHistory(QUndoGroup):
-    """One undo stack per face of the open photo; the selected face's stack is the active one."""
+    """One undo stack per face of ``faces``; the selected face's stack is the active one."""
 
-    def __init__(self, apply: Apply, parent: QObject | None = None) -> None:
+    def __init__(self, faces: FaceValues, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._apply = apply
+        self._faces = faces
         self._stacks: list[QUndoStack] = []
 
     def reset(self, faces: int) -> None:
@@ -107,7 +111,7 @@ class FaceHistory(QUndoGroup):
         ``shown``: the faders already show it and the face was rendered (a
         fader the user moved); otherwise (a preset) it is applied now.
         """
-        self._stacks[face].push(SetFaders(self._apply, face, old, new, text, shown=shown))
+        self._stacks[face].push(SetFaders(self._faces, face, old, new, text, shown=shown))
 
     def stack(self, face: int) -> QUndoStack:
         """Face ``face``'s undo stack."""

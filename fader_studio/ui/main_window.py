@@ -1,8 +1,9 @@
 """The main window: menus, the photo view, the fader panel and the status bar.
 
-The window keeps the UI's side of an edit (each face's fader values, its
-starting values and its undo history) and asks :class:`EditorSession` for
-everything that needs the model. It never runs torch and never waits for it.
+The window keeps the UI's side of an edit (each face's fader values and
+starting values in a :class:`~fader_studio.ui.face_values.FaceValues`, which
+the undo history changes) and asks :class:`EditorSession` for everything that
+needs the model. It never runs torch and never waits for it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ..core.errors import ImageError
 from ..core.imageio import JPEG_QUALITY, export_format
 from .actions import make_action
 from .dialogs import OPEN_PHOTO_FILTER, ExportDialog, SweepDialog, edited_name
+from .face_values import FaceValues
 from .fader_panel import FaderPanel
 from .history import FaceHistory
 from .model_menu import ModelMenu
@@ -110,9 +112,10 @@ class MainWindow(QMainWindow):
         self.photo: PhotoInfo | None = None
         self.model: ModelInfo | None = None
         self.face = 0
-        self.values: list[dict[str, float]] = []  # per face, what the faders say
+        self.faces = FaceValues(self)  # per face, what the faders say and where they started
+        self.faces.changed.connect(self._face_changed)
         self.error_box: QMessageBox | None = None
-        self.history = FaceHistory(self._apply_values, self)
+        self.history = FaceHistory(self.faces, self)
         self.train_dialog: TrainDialog | None = None
 
         self.view = PhotoView()
@@ -307,9 +310,7 @@ class MainWindow(QMainWindow):
                 "Drop a photo here, press Ctrl+O, or try the sample portrait.",
                 [("Open a Photo…", self.open_action), ("Open the Sample Portrait", self.sample_action)],
             )
-        shown = self.photo.faces if self.photo else ()
-        modified = any(v != f.start for v, f in zip(self.values, shown, strict=True))
-        self.setWindowModified(modified)
+        self.setWindowModified(bool(self.faces.edited_faces()))
         name = self.photo.path.name if self.photo else ""
         self.setWindowTitle(f"{name}[*] — Fader Studio" if name else "Fader Studio")
 
@@ -374,7 +375,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def close_photo(self) -> None:
         """Close the open photo (the file was never changed)."""
-        self.photo, self.values = None, []
+        self.photo = None
+        self.faces.reset([])
         self.view.set_photo(None)
         self.history.reset(0)
         self.panel.set_faces(0)
@@ -409,9 +411,8 @@ class MainWindow(QMainWindow):
         """Render the edited faces again (at the resolution the view now shows, in the blend now chosen)."""
         if self.photo is None or not self.photo.faces:
             return
-        for face, (values, info) in enumerate(zip(self.values, self.photo.faces, strict=True)):
-            if values != info.start:
-                self.session.preview(face, values)
+        for face in self.faces.edited_faces():
+            self.session.preview(face, self.faces.values(face))
 
     @Slot(str, str)
     def _backend_changed(self, device: str, problem: str) -> None:
@@ -441,7 +442,7 @@ class MainWindow(QMainWindow):
             self.view.set_photo(photo.image)
         self.photo = photo
         self.view.set_faces([f.box for f in photo.faces])
-        self.values = [dict(f.start) for f in photo.faces]
+        self.faces.reset([f.start for f in photo.faces])
         self.history.reset(len(photo.faces))
         self.face = 0
         self.panel.set_faces(len(photo.faces))
@@ -500,7 +501,7 @@ class MainWindow(QMainWindow):
     def _show_face(self) -> None:
         self.view.select_face(self.face)
         self.panel.set_faces(len(self.photo.faces), self.face)
-        self.panel.show_values(self.values[self.face], self.photo.faces[self.face].start)
+        self.panel.show_values(self.faces.values(self.face), self.faces.start(self.face))
         self.history.select(self.face)
 
     @Slot()
@@ -512,8 +513,8 @@ class MainWindow(QMainWindow):
     def _previewed(self, name: str, value: float) -> None:
         if self.photo is None or not self.photo.faces:
             return
-        self.values[self.face][name] = value
-        self.session.preview(self.face, self.values[self.face])
+        self.faces.set(self.face, {name: value}, shown=True)
+        self.session.preview(self.face, self.faces.values(self.face))
 
     @Slot(dict, dict)
     def _committed(self, old: dict, new: dict) -> None:
@@ -526,7 +527,7 @@ class MainWindow(QMainWindow):
         """The model's name, the selected face's faders and its own values (``None``: no face open)."""
         if self.photo is None or not self.photo.faces or self.model is None:
             return None
-        return self.model.name, dict(self.values[self.face]), dict(self.photo.faces[self.face].start)
+        return self.model.name, self.faces.values(self.face), self.faces.start(self.face)
 
     @Slot(object, bool)
     def apply_preset(self, preset: Preset, all_faces: bool = False) -> tuple[str, ...]:
@@ -539,9 +540,9 @@ class MainWindow(QMainWindow):
         faces = range(len(self.photo.faces)) if all_faces else [self.face]
         skipped: tuple[str, ...] = ()
         for face in faces:
-            applied = preset.apply(self.model.attributes, self.photo.faces[face].start)
+            applied = preset.apply(self.model.attributes, self.faces.start(face))
             skipped = applied.skipped
-            old = self.values[face]
+            old = self.faces.values(face)
             new = {name: value for name, value in applied.values.items() if value != old.get(name)}
             if new:
                 self.history.record(face, {n: old[n] for n in new}, new, f"Preset {preset.name}", shown=False)
@@ -550,12 +551,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Applied the preset “{preset.name}” to {where}{note}", 10000)
         return skipped
 
-    def _apply_values(self, face: int, values: dict[str, float]) -> None:
-        """Set face ``face``'s faders (from the history) and render it."""
-        self.values[face].update(values)
+    @Slot(int)
+    def _face_changed(self, face: int) -> None:
+        """Show face ``face``'s new values (an undo, a redo, a preset) and render it."""
         if face == self.face:
-            self.panel.show_values(self.values[face])
-        self.session.preview(face, self.values[face])
+            self.panel.show_values(self.faces.values(face))
+        self.session.preview(face, self.faces.values(face))
         self._update_state()
 
     # export
@@ -584,7 +585,7 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(self, "Replace File?", f"{path.name} already exists. Replace it?")
             if answer != QMessageBox.StandardButton.Yes:
                 return False
-        self.session.export(path, [dict(v) for v in self.values], quality)
+        self.session.export(path, self.faces.all_values(), quality)
         return True
 
     @Slot()
@@ -598,7 +599,7 @@ class MainWindow(QMainWindow):
 
     def export_sweep_to(self, path: str | Path, name: str, steps: int = 7) -> None:
         """Write a sweep of attribute ``name`` of the selected face to ``path`` (.gif or a strip)."""
-        self.session.export_sweep(Path(path), self.face, dict(self.values[self.face]), name, steps)
+        self.session.export_sweep(Path(path), self.face, self.faces.values(self.face), name, steps)
 
     @Slot()
     def show_batch_dialog(self) -> BatchDialog | None:

@@ -131,8 +131,8 @@ def test_a_thousand_fader_moves_end_on_the_last_values_render(
     assert window.session.renderer.renders < 1000  # waiting requests were replaced: no backlog
     assert window.history.stack(0).count() == 1  # one drag, one undo step
     reference = PhotoEdit(load_image(portrait), Engine(load_model(synth_model), "cpu"))
-    reference.set(0, window.values[0])
-    assert window.values[0]["Smiling"] == 1.5
+    reference.set(0, window.faces.values(0))
+    assert window.faces.values(0)["Smiling"] == 1.5
     expected = reference.render()
     assert np.array_equal(shown(window), expected)
 
@@ -284,7 +284,7 @@ def test_keep_photo_detail_is_on_by_default_remembered_and_drives_view_export_an
     assert not action.isChecked()
     replace_view = shown(window)
     document = PhotoEdit(load_image(portrait), Engine(load_model(synth_model), "cpu"), blend="replace")
-    document.set(0, window.values[0])
+    document.set(0, window.faces.values(0))
     assert np.array_equal(replace_view, document.render())
     document.blend = "detail"
     assert np.array_equal(detail_view, document.render())
@@ -576,24 +576,24 @@ def test_one_fader_move_renders_once_and_a_wheel_spin_is_one_undo_step(
     qtbot, make_window, synth_model: Path, portrait: Path
 ) -> None:
     window = opened(qtbot, make_window(), portrait, synth_model)
-    start = window.values[0]["Smiling"]
+    start = window.faces.values(0)["Smiling"]
     requests = window.session.renderer.latest_id
     drag(window, "Smiling", 1.3)
     assert window.session.renderer.latest_id == requests + 1  # the drag's render only, not the commit's too
     settle(qtbot, window)
     window.undo_action.trigger()
-    assert window.values[0]["Smiling"] == start
+    assert window.faces.values(0)["Smiling"] == start
     inner = window.panel.slider("Smiling").findChild(QSlider)
     wheel(inner, 4)
-    spun = window.values[0]["Smiling"]
+    spun = window.faces.values(0)["Smiling"]
     assert (
         spun > start and window.history.stack(0).count() == 1
     )  # four notches, one step (the undone drag is gone)
     window.undo_action.trigger()
-    assert window.values[0]["Smiling"] == start  # the whole spin at once
+    assert window.faces.values(0)["Smiling"] == start  # the whole spin at once
     window.redo_action.trigger()
-    assert window.values[0]["Smiling"] == spun
+    assert window.faces.values(0)["Smiling"] == spun
     qtbot.wait(int(1000 * MERGE_SECONDS) + 100)
     wheel(inner, 1)  # a later gesture is a step of its own
     window.undo_action.trigger()
-    assert window.values[0]["Smiling"] == spun
+    assert window.faces.values(0)["Smiling"] == spun

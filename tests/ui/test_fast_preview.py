@@ -62,7 +62,7 @@ def test_a_zoomed_out_view_gets_previews_at_its_own_resolution(
     window.view.set_zoom(1.0)
     qtbot.waitUntil(lambda: overlay.pixmap().width() == x1 - x0, timeout=10_000)
     settle(qtbot, window)
-    assert np.array_equal(shown(window), reference(big_portrait, synth_model, window.values[0]))
+    assert np.array_equal(shown(window), reference(big_portrait, synth_model, window.faces.values(0)))
 
 
 def test_the_editor_moves_to_onnx_runtime_in_the_background(
@@ -78,7 +78,7 @@ def test_the_editor_moves_to_onnx_runtime_in_the_background(
     settle(qtbot, window)
     edited = shown(window).astype(int)
     assert np.abs(edited - np.asarray(Image.open(portrait).convert("RGB"))).max() > 0
-    assert np.abs(edited - reference(portrait, synth_model, window.values[0])).max() <= 1
+    assert np.abs(edited - reference(portrait, synth_model, window.faces.values(0))).max() <= 1
     # the next start finds the export in the cache and uses it straight away
     again = opened(qtbot, make_window(), portrait, synth_model)
     assert again.device_label.text().endswith("ONNX Runtime")
@@ -93,7 +93,7 @@ def test_without_onnxruntime_the_editor_renders_on_torch(
     assert window.device_label.toolTip().startswith("ONNX Runtime is not installed")
     drag(window, "Smiling", 1.5)
     settle(qtbot, window)
-    assert np.array_equal(shown(window), reference(portrait, synth_model, window.values[0]))
+    assert np.array_equal(shown(window), reference(portrait, synth_model, window.faces.values(0)))
     assert not auto_backend.exists()
 
 
@@ -127,7 +127,7 @@ def test_a_failing_export_leaves_the_editor_on_torch_and_says_why(
     assert window.error_box is None  # a slower backend is not an error to interrupt the user with
     drag(window, "Smiling", 1.5)
     settle(qtbot, window)
-    assert np.array_equal(shown(window), reference(portrait, synth_model, window.values[0]))
+    assert np.array_equal(shown(window), reference(portrait, synth_model, window.faces.values(0)))
 
 
 def test_the_command_lines_backend_overrides_the_preference_for_one_run(

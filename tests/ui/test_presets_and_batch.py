@@ -63,11 +63,11 @@ def test_a_face_s_look_is_saved_as_a_preset_applied_undone_renamed_and_deleted(
     window.select_face(1)
     qtbot.mouseClick(window.presets.box.apply, Qt.MouseButton.LeftButton)
     expected = min(1.5, round(starts[1]["Smiling"] + 1.4 - starts[0]["Smiling"], 4))
-    assert window.values[1]["Smiling"] == pytest.approx(expected)
+    assert window.faces.values(1)["Smiling"] == pytest.approx(expected)
     assert window.panel.slider("Smiling").value() == pytest.approx(expected, abs=0.005)
     assert window.undo_action.text() == "&Undo Preset More smile"
     window.undo_action.trigger()
-    assert window.values[1] == starts[1]
+    assert window.faces.values(1) == starts[1]
 
     when_a_dialog_opens(lambda d: (d.setTextValue("Friendly"), d.accept()))
     window.presets.rename_action.trigger()
@@ -85,11 +85,11 @@ def test_a_preset_applies_to_all_faces_and_one_of_another_model_says_what_it_ski
     window = opened(qtbot, make_window(), two_faces, synth_model)
     window.presets.choose("Bald smile")
     window.presets.apply_all_action.trigger()
-    assert [v["Smiling"] for v in window.values] == [1.2, 1.2]
+    assert [v["Smiling"] for v in window.faces.all_values()] == [1.2, 1.2]
     assert "this model has no Bald, applied without it" in window.statusBar().currentMessage()
     window.select_face(1)
     window.undo_action.trigger()  # each face's change is its own undo step
-    assert window.values[1] == window.photo.faces[1].start and window.values[0]["Smiling"] == 1.2
+    assert window.faces.values(1) == window.photo.faces[1].start and window.faces.values(0)["Smiling"] == 1.2
 
 
 @pytest.fixture
