@@ -6,14 +6,14 @@
 Takes the run's chosen model (by default its best swap accuracy, as the
 paper selects), measures it on the test people (held out from training and
 from the selection), records where its data and labels came from, its licence
-and how it was trained, and writes ``fader_studio/resources/models/default.fader``
+and how it was trained, and writes ``resources/models/default.fader``
 with float16 weights when that changes no decoded pixel by more than
 ``HALF_MAX_PIXEL_ERROR`` (float32 otherwise). With ``--judge``, it is also
 measured by that independent classifier on the test images of
 ``--judge-data`` (real labels only), per source. Prints what it wrote as JSON.
 The run must come from ``fader-train train`` on datasets made by
 ``fader-train label`` or with real labels (see
-``fader_studio/resources/models/LICENSE-model.txt``).
+``resources/models/LICENSE-model.txt``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from trainer.evaluation import evaluate_model  # noqa: E402
 from trainer.labels import read_provenance  # noqa: E402
 from trainer.runs import read_events  # noqa: E402
 
-TARGET = ROOT / "fader_studio" / "resources" / BUNDLED_MODEL
+TARGET = ROOT / "resources" / BUNDLED_MODEL
 LICENSE = (
     "Trained on images of the CelebA dataset (Liu et al., ICCV 2015) and of UTKFace (Zhang, Song and Qi, "
     "CVPR 2017), which are available for non-commercial research purposes only; so are these weights. "

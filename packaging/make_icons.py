@@ -1,6 +1,6 @@
 """Draw the application icon: three faders on a rounded square. Writes PNGs, .ico and .icns.
 
-python packaging/make_icons.py   # into fader_studio/resources/icons/
+python packaging/make_icons.py   # into resources/icons/
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from fader_studio.resources import ICON_SIZES
 
-OUT = Path(__file__).resolve().parents[1] / "fader_studio" / "resources" / "icons"
+OUT = Path(__file__).resolve().parents[1] / "resources" / "icons"
 
 BIG = 1024
 
