@@ -52,6 +52,13 @@ DATA = (
 )
 
 
+#: The run's settings recorded in the model.
+RUN_SETTINGS = (
+    "lambda_schedule", "batch_size", "max_steps", "balanced", "template",
+    "lambda_clf", "lambda_patch", "align_steps",
+)  # fmt: skip
+
+
 def rounding_error(model: FaderModel, images: torch.Tensor) -> int:
     """Largest decoded pixel difference (of 255) that storing ``model`` in float16 makes."""
     with tempfile.TemporaryDirectory() as folder:
@@ -86,7 +93,7 @@ def training_record(run: Path, model: FaderModel) -> dict:
     record["run"] = {
         "device": start.get("device"),
         "segments": [
-            {"from_step": e["step"], "lambda_e": e["config"]["lambda_e"], "lr": e["config"]["lr"]}
+            {"from_step": e["step"], **{k: e["config"].get(k) for k in ("lambda_e", "lambda_clf", "lr")}}
             for e in events
             if e["event"] == "start"
         ],
@@ -94,8 +101,15 @@ def training_record(run: Path, model: FaderModel) -> dict:
         if first_classifier and "classifier_done" in times
         else None,
         "train_minutes": round(sum(end - begin for begin, end in segments) / 60, 1),
-        **{k: config.get(k) for k in ("lambda_schedule", "batch_size", "max_steps", "balanced", "template")},
+        **{k: config.get(k) for k in RUN_SETTINGS},
     }
+    if config.get("init_from"):  # fine-tuned: how the model it started from was trained
+        base = load_model(config["init_from"]).training or {}
+        record["run"]["init_from"] = {
+            "steps": base.get("steps"),
+            "run": base.get("run"),
+            "judged_metrics": base.get("judged_metrics"),
+        }
     if "labels" not in record:
         record["labels"] = read_provenance(Path(model.training["data"]))
     record["data_folders"] = record["data"]
