@@ -98,14 +98,17 @@ class Editor:
         self.document: PhotoEdit | None = None  # the open photo's faces, with the model loaded
         self._whole_image = False
 
-    def load_model(self, path: str | Path, view_scale: float = 1.0) -> tuple[ModelInfo, OpenedPhoto | None]:
-        """Load the model at ``path``; the open photo's faces are found and encoded again with it."""
+    def load_model(
+        self, path: str | Path, view_scale: float | None = None
+    ) -> tuple[ModelInfo, OpenedPhoto | None]:
+        """Load the model at ``path``; the open photo's faces are found and encoded again with it
+        (and, given ``view_scale``, warmed up as :meth:`open_photo` says)."""
         from .modelfile import load_model
 
         return self.use_model(load_model(path), path, view_scale)
 
     def use_model(
-        self, model: FaderModel, path: str | Path, view_scale: float = 1.0
+        self, model: FaderModel, path: str | Path, view_scale: float | None = None
     ) -> tuple[ModelInfo, OpenedPhoto | None]:
         """:meth:`load_model` with ``model``, already read from ``path``."""
         from .engine import Engine
@@ -125,13 +128,14 @@ class Editor:
         return info, self._find_faces(self._whole_image, view_scale)
 
     def open_photo(
-        self, path: str | Path, *, whole_image: bool = False, view_scale: float = 1.0
+        self, path: str | Path, *, whole_image: bool = False, view_scale: float | None = None
     ) -> OpenedPhoto:
         """Open the photo at ``path`` and, with a model loaded, find and encode its faces.
 
         ``whole_image`` takes an aligned 178×218 photo as one face (the photo
-        already open is not read again). The faces' first render at
-        ``view_scale`` is prepared, so the first fader move pays no first-call costs.
+        already open is not read again). Given ``view_scale`` (an editor's
+        view), the faces' first render at it is prepared, so the first fader
+        move pays no first-call costs; a one-off edit leaves that work out.
         """
         from .imageio import load_image
 
@@ -142,7 +146,7 @@ class Editor:
         self.document = None
         return self._find_faces(whole_image, view_scale)
 
-    def _find_faces(self, whole_image: bool, view_scale: float) -> OpenedPhoto:
+    def _find_faces(self, whole_image: bool, view_scale: float | None) -> OpenedPhoto:
         from .edit import PhotoEdit
 
         photo = self.photo
@@ -157,7 +161,8 @@ class Editor:
             FaceInfo(tuple(f.aligned.face.box), document.region(i), dict(f.start))
             for i, f in enumerate(document.faces)
         )
-        document.warm_up(view_scale)
+        if view_scale is not None:
+            document.warm_up(view_scale)
         self.document = document
         return OpenedPhoto(photo.path, photo.pixels, faces, whole_image)
 
@@ -211,9 +216,7 @@ class Editor:
             written = save_image(
                 document.render(), path, source=document.photo, quality=quality or JPEG_QUALITY
             )
-        return written, [
-            str(warning.message) for warning in caught if issubclass(warning.category, ExportWarning)
-        ]
+        return written, [str(warning.message) for warning in caught]
 
     def sweep(
         self,
