@@ -42,7 +42,8 @@ def train_classifier(
 ) -> FaderModel:
     """Train a classifier of ``attributes`` on the training split for ``steps`` batches.
 
-    Adam (β1 0.5) on binary cross-entropy, with flips. The result is a
+    Adam (β1 0.5) on binary cross-entropy, with flips; the learning rate
+    follows a cosine from ``lr`` down to zero at the last step. The result is a
     classifier-only model whose ``training`` metadata carries its accuracy
     per attribute on test images. ``on_step(step, steps, loss)`` is called
     after every step.
@@ -60,6 +61,7 @@ def train_classifier(
     )
     classifier = model.classifier.to(device).train()
     optimizer = torch.optim.Adam(classifier.parameters(), lr=lr, betas=(0.5, 0.999))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     batches = training_loader(dataset, min(batch_size, len(dataset)), seed=seed)
     for step, (images, labels) in enumerate(itertools.islice(batches, steps)):
         images = flip_some(images.to(device), seed, step)
@@ -67,6 +69,7 @@ def train_classifier(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        schedule.step()
         value = loss.item()
         if not math.isfinite(value):
             raise TrainingError(f"the classifier's training diverged at step {step + 1}; try a lower --lr")
