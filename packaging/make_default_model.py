@@ -1,14 +1,17 @@
 """Make the bundled default model from a finished training run.
 
     python packaging/make_default_model.py RUN [--model best-swap.fader] \
-        [--judge JUDGE.fader --judge-data DATA...]
+        [--classifier CLASSIFIER.fader] [--judge JUDGE.fader --judge-data DATA...]
 
 Takes the run's chosen model (by default its best swap accuracy, as the
 paper selects), measures it on the test people (held out from training and
 from the selection), records where its data and labels came from, its licence
 and how it was trained, and writes ``resources/models/default.fader``
 with float16 weights when that changes no decoded pixel by more than
-``HALF_MAX_PIXEL_ERROR`` (float32 otherwise). With ``--judge``, it is also
+``HALF_MAX_PIXEL_ERROR`` (float32 otherwise). ``--classifier`` replaces the
+run's classifier (the app's starting values) with one trained by
+``fader-train classifier`` on the run's data, recorded under ``classifier``
+in the metadata. With ``--judge``, it is also
 measured by that independent classifier on the test images of
 ``--judge-data`` (real labels only), per source. Prints what it wrote as JSON.
 The run must come from ``fader-train train`` on datasets made by
@@ -35,7 +38,7 @@ from fader_studio.core.modelfile import FaderModel, load_model, save_model  # no
 from fader_studio.core.paths import BUNDLED_MODEL  # noqa: E402
 from trainer.cache import open_dataset, prepare  # noqa: E402
 from trainer.data import FaceDataset  # noqa: E402
-from trainer.evaluation import evaluate_model  # noqa: E402
+from trainer.evaluation import classifier_for, evaluate_model  # noqa: E402
 from trainer.labels import read_provenance  # noqa: E402
 from trainer.runs import read_events  # noqa: E402
 
@@ -118,6 +121,16 @@ def training_record(run: Path, model: FaderModel) -> dict:
     return record
 
 
+def use_classifier(model: FaderModel, classifier: FaderModel) -> None:
+    """Give ``model`` the classifier of the classifier-only ``classifier`` (same attributes, size, framing)."""
+    same_crops = np.allclose(classifier.template, model.template) and classifier.image_size == model.image_size
+    if not same_crops:
+        raise SystemExit("the classifier reads other crops than the model")
+    model.classifier = classifier_for(classifier, model.attribute_names, model.image_size)
+    model.classifier_config = model.classifier.config
+    model.training = {**model.training, "classifier": classifier.training}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="the training run folder")
@@ -126,12 +139,17 @@ def main() -> int:
         "--out", type=Path, default=TARGET, help="where to write (default: the bundled model)"
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="the dataset cache the run used")
+    parser.add_argument(
+        "--classifier", type=Path, default=None, help="a classifier (.fader) to use instead of the run's"
+    )
     parser.add_argument("--judge", type=Path, default=None, help="an independent classifier (.fader)")
     parser.add_argument(
         "--judge-data", type=Path, nargs="+", default=(), help="datasets with real labels for the judge"
     )
     args = parser.parse_args()
     model = load_model(args.run / args.model)
+    if args.classifier is not None:
+        use_classifier(model, load_model(args.classifier))
     template = json.loads((args.run / "config.json").read_text()).get("template", "celeba")
     sources = [open_dataset(path) for path in model.training["data"].split(" + ")]
     data = prepare(sources, model.image_size, template=template, root=args.cache_dir)
