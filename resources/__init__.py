@@ -13,6 +13,8 @@ from pathlib import Path
 
 #: The YuNet face detector (MIT).
 FACE_DETECTOR = "models/face_detection_yunet.onnx"
+#: MediaPipe's face mesh landmarks as ONNX (Apache-2.0), for the regions an edit may be limited to.
+FACE_LANDMARKS = "models/face_landmark.onnx"
 #: A public-domain portrait (NASA, via scikit-image).
 SAMPLE_PHOTO = "samples/astronaut.png"
 #: Sizes of ``icons/fader-studio-SIZE.png`` (also ``fader-studio.ico`` and ``.icns``).

@@ -5,9 +5,9 @@ Models only understand CelebA-aligned S×S crops. For a user's photo,
 offline); :func:`align_face` fits a similarity transform (rotation, uniform
 scale, translation; least squares over the 5 points) from those landmarks to
 the model's template and warps the face to S×S; :func:`face_region` and
-:func:`region_weights` give the rectangle of the photo an edit may change and
-the feathered mask through which :mod:`fader_studio.core.composite` brings the
-edit back, leaving every pixel outside the mask bit-identical. All of it works
+:func:`feather_mask` give the rectangle of the photo an edit may change and
+the crop's feathered edge, through which :mod:`fader_studio.core.composite`
+brings the edit back, leaving every pixel outside the mask bit-identical. All of it works
 on regions, so a 50-megapixel photo is never converted to float as a whole.
 
 Landmark order everywhere: image-left eye, image-right eye, nose, image-left
@@ -124,13 +124,13 @@ class FaceDetector:
         more than :data:`REFINE_ROLL` is turned upright and searched again,
         where YuNet's landmarks are accurate.
         """
-        roll = _eye_roll(face.landmarks)
+        roll = eye_roll(face.landmarks)
         if abs(roll) <= TRUSTED_EYE_ROLL:  # YuNet saw little or no tilt: it may have missed it
             roll = _symmetry_roll(pixels, face.landmarks)
         if abs(roll) <= REFINE_ROLL:
             return face
         eyes = max(1.0, float(np.linalg.norm(face.landmarks[1] - face.landmarks[0])))
-        matrix = _turn(face.landmarks.mean(0), roll, UPRIGHT_EYES / eyes, UPRIGHT_VIEW)
+        matrix = turn_matrix(face.landmarks.mean(0), roll, UPRIGHT_EYES / eyes, UPRIGHT_VIEW)
         view = _warp(pixels, matrix, UPRIGHT_VIEW, cv2.INTER_LINEAR)
         self._detector.setInputSize((UPRIGHT_VIEW, UPRIGHT_VIEW))
         _, rows = self._detector.detect(np.ascontiguousarray(view[:, :, ::-1]))
@@ -143,7 +143,7 @@ class FaceDetector:
         return Face(face.box, landmarks, face.score)
 
 
-def _eye_roll(landmarks: np.ndarray) -> float:
+def eye_roll(landmarks: np.ndarray) -> float:
     """The tilt of the line between the eyes (degrees, OpenCV's sense)."""
     dx, dy = landmarks[1] - landmarks[0]
     return float(np.degrees(np.arctan2(dy, dx)))
@@ -162,7 +162,7 @@ def _symmetry_roll(pixels: np.ndarray, landmarks: np.ndarray) -> float:
     scale = SYMMETRY_VIEW * 0.35 / eyes
     best, best_roll, upright = np.inf, 0.0, np.inf
     for roll in np.arange(-MAX_ROLL, MAX_ROLL + 1, 2.0):
-        matrix = _turn(local, float(roll), scale, SYMMETRY_VIEW)
+        matrix = turn_matrix(local, float(roll), scale, SYMMETRY_VIEW)
         view = cv2.warpAffine(gray, matrix, (SYMMETRY_VIEW, SYMMETRY_VIEW), borderMode=cv2.BORDER_REFLECT_101)
         view -= cv2.GaussianBlur(view, (0, 0), SYMMETRY_VIEW / 8)  # edges, not lighting
         inside = np.abs(view[_SYMMETRY_MASK]).mean() + 1e-3
@@ -221,7 +221,7 @@ def align_face(pixels: np.ndarray, face: Face, template: Sequence[Sequence[float
     return AlignedFace(face, _warp(pixels, matrix, size, cv2.INTER_CUBIC), matrix, direct=False)
 
 
-def _turn(centre: np.ndarray, roll: float, scale: float, view: int) -> np.ndarray:
+def turn_matrix(centre: np.ndarray, roll: float, scale: float, view: int) -> np.ndarray:
     """The (2, 3) matrix that turns by ``roll`` degrees and scales about ``centre``, into a view's middle."""
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, scale)
     matrix[:, 2] += view / 2 - np.asarray(centre, np.float64)
@@ -304,22 +304,6 @@ def face_region(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> tupl
     """The rectangle ``(x0, y0, x1, y1)`` of a photo of ``shape`` that pasting an S×S crop may change."""
     x0, y0, x1, y1 = _footprint(aligned.matrix, size, shape, margin=2)
     return int(x0), int(y0), int(x1), int(y1)
-
-
-def region_weights(aligned: AlignedFace, size: int, shape: tuple[int, ...]) -> np.ndarray:
-    """The feathered mask of an S×S crop warped over :func:`face_region`: float32 weights of the edit.
-
-    It depends only on the face and the photo's size, so an editor computes it once per face.
-    """
-    x0, y0, x1, y1 = face_region(aligned, size, shape)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(
-        feather_mask(size),
-        to_crop(aligned, x0, y0),
-        (x1 - x0, y1 - y0),
-        flags=flags,
-        borderMode=cv2.BORDER_CONSTANT,
-    )
 
 
 def scaled_face(aligned: AlignedFace, scale_x: float, scale_y: float) -> AlignedFace:
