@@ -45,7 +45,7 @@ from fader_studio.core.composite import Layers, composite
 from fader_studio.core.edit import PhotoEdit
 from fader_studio.core.engine import Engine
 from fader_studio.core.errors import FaderStudioError
-from fader_studio.core.faces import face_region, region_weights, to_crop
+from fader_studio.core.faces import face_region, feather_mask, to_crop
 from fader_studio.core.imageio import Photo, load_image
 from fader_studio.core.modelfile import FaderModel, load_model, save_model
 from fader_studio.core.network import NetworkConfig
@@ -104,9 +104,9 @@ def time_moves(
         latent = torch_engine.encode(face.aligned.crop)
         crop = torch_engine.decode(latent, {**face.values, "Smiling": value})[0]
         x0, y0, x1, y1 = face_region(face.aligned, crop.shape[0], document.photo.pixels.shape)
-        weights = region_weights(face.aligned, crop.shape[0], document.photo.pixels.shape)
         region = document.photo.pixels[y0:y1, x0:x1]
-        to_qimage(composite(region, to_crop(face.aligned, x0, y0), weights, Layers(pasted=crop)))
+        layers = Layers(pasted=crop, mask=feather_mask(crop.shape[0]))
+        to_qimage(composite(region, to_crop(face.aligned, x0, y0), layers))
         if i >= warmup:
             timings["naive"].append((time.perf_counter() - start) * 1000)
     return timings

@@ -35,6 +35,8 @@ from .core.errors import FaderStudioError
 PROG = "fader-studio"
 #: ``--blend``: :data:`fader_studio.core.composite.BLEND_MODES`, named here so ``--help`` imports no OpenCV.
 BLEND_CHOICES = ("detail", "replace")
+#: ``--region``: the keys of :data:`fader_studio.core.regions.REGIONS`, for the same reason.
+REGION_CHOICES = ("face", "mouth", "eyes", "hair", "skin", "crop")
 #: :data:`fader_studio.core.batch.DEFAULT_PATTERN` and :data:`fader_studio.core.imageio.JPEG_QUALITY`,
 #: for the same reason.
 BATCH_PATTERN = "{name}-edited"
@@ -138,6 +140,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         default="detail",
         help="detail: add the change to the photo's own pixels, keeping its detail; "
         "replace: paste the decoded faces (default: detail)",
+    )
+    edit.add_argument(
+        "--region",
+        choices=REGION_CHOICES,
+        default=REGION_CHOICES[0],
+        help="where on each face the edit applies: the face oval, the mouth and lips, the eyes and brows, "
+        "the hair, the skin, or everything in the model's crop (default: %(default)s)",
     )
     edit.add_argument(
         "--no-colour-match",

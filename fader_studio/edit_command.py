@@ -111,6 +111,7 @@ def _edit_one(
 
     export_format(Path(args.out), Path(args.photos[0]))  # refused before the work, not after
     editor = Editor(args.device, args.backend, match_colour=args.match_colour)
+    editor.region = args.region
     editor.use_model(model, model_path)
     photo = editor.open_photo(args.photos[0])
     if photo.no_face is not None:
@@ -118,6 +119,8 @@ def _edit_one(
     edited, skipped = editor.apply_look(look, faces)
     _warn_skipped(look, skipped)
     out, notes = editor.export(args.out, quality=args.quality, blend=args.blend)
+    if photo.regions_note is not None and args.region != "crop":
+        notes.insert(0, photo.regions_note)
     for note in notes:
         print(f"{prog}: warning: {note}", file=sys.stderr)
     count = len(photo.faces)
@@ -138,6 +141,7 @@ def _edit_many(args: argparse.Namespace, prog: str, model: FaderModel, look: Pre
         faces,
         args.blend,
         args.match_colour,
+        args.region,
     )
     photos, missing = find_photos(args.photos, recursive=args.recursive)
     jobs, clashes = plan_batch(photos, settings)

@@ -122,9 +122,9 @@ def training_record(run: Path, model: FaderModel) -> dict:
 
 
 def use_classifier(model: FaderModel, classifier: FaderModel) -> None:
-    """Give ``model`` the classifier of the classifier-only ``classifier`` (same attributes, size, framing)."""
-    same_crops = np.allclose(classifier.template, model.template) and classifier.image_size == model.image_size
-    if not same_crops:
+    """Give ``model`` the classifier of the classifier-only ``classifier`` (its attributes, size, framing)."""
+    same_size = classifier.image_size == model.image_size
+    if not (same_size and np.allclose(classifier.template, model.template)):
         raise SystemExit("the classifier reads other crops than the model")
     model.classifier = classifier_for(classifier, model.attribute_names, model.image_size)
     model.classifier_config = model.classifier.config

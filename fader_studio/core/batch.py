@@ -30,7 +30,9 @@ from .engine import Engine
 from .errors import FaderStudioError, ImageError
 from .faces import FaceDetector
 from .imageio import EXPORT_FORMATS, JPEG_QUALITY, Photo, load_image, save_image
+from .landmarks import FaceLandmarker
 from .presets import Preset
+from .regions import DEFAULT_REGION
 
 #: Suffixes of the files a folder's photos are found by.
 PHOTO_SUFFIXES = frozenset(EXPORT_FORMATS)
@@ -68,6 +70,7 @@ class BatchSettings:
     faces: str | int = "all"  # "all", "largest", or a face's index (0: the largest)
     blend: str = DEFAULT_BLEND
     match_colour: bool = True
+    region: str = DEFAULT_REGION  # where on each face the look applies (see core.regions)
 
 
 @dataclass(frozen=True)
@@ -130,15 +133,19 @@ def edit_photo(
     *,
     faces: str | int = "all",
     detector: FaceDetector | None = None,
+    landmarker: FaceLandmarker | None = None,
     blend: str = DEFAULT_BLEND,
     match_colour: bool = True,
+    region: str = DEFAULT_REGION,
 ) -> Edited:
-    """``photo`` with ``look`` applied to its faces (``faces``: "all", "largest" or an index).
+    """``photo`` with ``look`` applied to ``region`` of its faces (``faces``: "all", "largest" or an index).
 
     :class:`~fader_studio.core.errors.NoFaceError` when it has no face,
     :class:`FaderStudioError` when it has no face ``faces``.
     """
-    document = PhotoEdit(photo, engine, detector, match_colour=match_colour, blend=blend)
+    document = PhotoEdit(
+        photo, engine, detector, match_colour=match_colour, blend=blend, landmarker=landmarker, region=region
+    )
     skipped = apply_look(document, look, faces)
     count = len(document.faces)
     edited = sum(document.is_edited(i) for i in range(count))
@@ -271,6 +278,7 @@ def run_batch(
     settings: BatchSettings,
     *,
     detector: FaceDetector | None = None,
+    landmarker: FaceLandmarker | None = None,
     progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
     problems: Sequence[Problem] = (),
@@ -284,6 +292,7 @@ def run_batch(
     ``problems`` (of finding and planning the photos) start the report's list.
     """
     detector = detector or FaceDetector()
+    landmarker = landmarker or FaceLandmarker()
     report = Report(problems=list(problems), total=len(jobs) + len(problems))
     started = time.perf_counter()
     skipped: dict[str, None] = {}
@@ -332,8 +341,10 @@ def run_batch(
                     settings.look,
                     faces=settings.faces,
                     detector=detector,
+                    landmarker=landmarker,
                     blend=settings.blend,
                     match_colour=settings.match_colour,
+                    region=settings.region,
                 )
             except FaderStudioError as e:
                 report.problems.append(Problem(job.source, str(e)))

@@ -18,20 +18,22 @@ colour-matched decode, as the official code does.
 Both modes reduce to crop-space :class:`Layers` that :func:`composite` warps
 into a rectangle of the photo (full size or downscaled for a view), so one
 function serves every mode, zoom and output: detail mode's additive layer and
-opacity (``out = photo + w · (add − cover · photo)``, ``w`` the feathered
-paste mask), replace mode's decoded face blended through ``w``.
-:func:`paste_back` pastes a whole crop (the ``replace`` of a crop one has).
+opacity (``out = photo + w · (add − cover · photo)``), replace mode's decoded
+face blended through ``w``. ``w`` is the face's mask: the region the edit is
+limited to (:mod:`fader_studio.core.regions`, painted or not) times the
+feathered edge of the crop (:func:`edit_mask`); where it is 0 the photo keeps
+its exact pixels. :func:`paste_back` pastes a whole crop (the ``replace`` of a
+crop one has).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .faces import AlignedFace, face_region, feather_mask, photo_rect, region_weights, to_crop
+from .faces import AlignedFace, face_region, feather_mask, photo_rect, to_crop
 
 #: How an edit goes back into the photo: its change added to the photo, or the decoded face pasted.
 BLEND_MODES = ("detail", "replace")
@@ -73,23 +75,31 @@ class Layers:
 
     ``detail``: ``out = photo + add − cover · photo``, with ``add`` (S, S, 3)
     float32 in levels and ``cover`` (S, S) float32 in [0, 1], both already
-    multiplied by the feathered paste mask (in crop space: S×S pixels, fewer
-    than a large face has in the photo). ``replace``: ``pasted``, the
-    (S, S, 3) uint8 decoded face, blended over the photo through the mask.
+    multiplied by the face's mask (in crop space: S×S pixels, fewer than a
+    large face has in the photo). ``replace``: ``pasted``, the (S, S, 3)
+    uint8 decoded face, blended over the photo through ``mask`` (S, S).
     """
 
     add: np.ndarray | None = None
     cover: np.ndarray | None = None
     cover_box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1) of the crop where cover > 0
     pasted: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
     def on_crop(self, crop: np.ndarray) -> np.ndarray:
         """The edited S×S crop (uint8) that these layers make of the face's own ``crop``."""
         if self.pasted is not None:
-            return self.pasted.copy()
+            assert self.mask is not None
+            weight = self.mask[..., None]
+            return np.clip(np.rint(self.pasted * weight + crop * (1 - weight)), 0, 255).astype(np.uint8)
         assert self.add is not None and self.cover is not None
         out = crop + self.add - self.cover[..., None] * crop
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def edit_mask(region: np.ndarray) -> np.ndarray:
+    """The mask an edit goes through: a face's ``region`` mask (S, S) times the crop's feathered edge."""
+    return cv2.multiply(region, feather_mask(region.shape[0]))
 
 
 def low_frequency(image: np.ndarray) -> np.ndarray:
@@ -155,17 +165,17 @@ def structure_gate(delta: np.ndarray, start: StartDecode) -> np.ndarray:
     return gate if size == full else cv2.resize(gate, (full, full), interpolation=cv2.INTER_LINEAR)
 
 
-def detail_layers(start: StartDecode, current: np.ndarray) -> Layers:
+def detail_layers(start: StartDecode, current: np.ndarray, mask: np.ndarray) -> Layers:
     """The layers of ``detail`` mode: Δ added, and the colour-matched decode where Δ is structural.
 
-    ``current`` is the float decode at the current values.
+    ``current`` is the float decode at the current values, ``mask`` (S, S)
+    the face's :func:`edit_mask`.
     """
     delta = current - start.decode
-    size = delta.shape[0]
-    cover = structure_gate(delta, start) * feather_mask(size)
+    cover = structure_gate(delta, start) * mask
     cover[cover < MIN_COVER] = 0
     # photo + Δ where the gate is shut; photo → current + correction where it is open
-    add = cv2.multiply(delta, _feather3(size))
+    add = cv2.multiply(delta, cv2.merge([mask, mask, mask]))
     ys, xs = np.nonzero(cover)
     box = None
     if len(xs):
@@ -175,26 +185,25 @@ def detail_layers(start: StartDecode, current: np.ndarray) -> Layers:
     return Layers(add=add, cover=cover, cover_box=box)
 
 
-def replace_layers(current: np.ndarray, correction: np.ndarray) -> Layers:
-    """The layers of ``replace`` mode: the colour-matched decode pasted over the whole crop."""
-    return Layers(pasted=np.clip(np.rint(current + correction), 0, 255).astype(np.uint8))
+def replace_layers(current: np.ndarray, correction: np.ndarray, mask: np.ndarray) -> Layers:
+    """The layers of ``replace`` mode: the colour-matched decode pasted through the face's ``mask``."""
+    return Layers(pasted=np.clip(np.rint(current + correction), 0, 255).astype(np.uint8), mask=mask)
 
 
-def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, layers: Layers) -> np.ndarray:
+def composite(region: np.ndarray, to_crop: np.ndarray, layers: Layers) -> np.ndarray:
     """A rectangle of the photo with a face's ``layers`` applied (a new uint8 array; ``region`` is untouched).
 
     ``region`` is the face's :func:`~fader_studio.core.faces.face_region` of
-    the photo (or of a downscaled copy), ``to_crop`` the (2, 3) map from its
-    pixels to crop pixels (:func:`~fader_studio.core.faces.to_crop`) and
-    ``weights`` the paste mask over it
-    (:func:`~fader_studio.core.faces.region_weights`), both made once per face
-    and photo size. Pixels where the mask is 0 keep their exact values, and so
-    does every pixel where the layers add nothing and cover nothing.
+    the photo (or of a downscaled copy) and ``to_crop`` the (2, 3) map from
+    its pixels to crop pixels (:func:`~fader_studio.core.faces.to_crop`), made
+    once per face and photo size. Pixels where the mask is 0 keep their exact
+    values, and so does every pixel where the layers add nothing and cover
+    nothing.
 
     The change is added as ``photo + round(add)``, saturated, in one pass of
     OpenCV over the region; the float arithmetic of ``cover`` is done only on
-    the rectangle where the gate is open. ``weights`` serve replace mode's blend
-    (detail mode's layers carry the mask).
+    the rectangle where the gate is open. Replace mode's mask is warped into
+    the region for its blend (detail mode's layers carry it already).
     """
     height, width = region.shape[:2]
     if height == 0 or width == 0:
@@ -204,6 +213,7 @@ def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, laye
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     if layers.pasted is not None:
         edited = cv2.warpAffine(layers.pasted, to_crop, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        weights = cv2.warpAffine(layers.mask, to_crop, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
         return cv2.blendLinear(edited, region, weights, 1.0 - weights)
     assert layers.add is not None and layers.cover is not None
     # the layers carry the mask; beyond the crop there is nothing (the border is 0), as for the mask
@@ -221,14 +231,6 @@ def composite(region: np.ndarray, to_crop: np.ndarray, weights: np.ndarray, laye
     return out
 
 
-@functools.lru_cache(maxsize=8)
-def _feather3(size: int) -> np.ndarray:
-    """:func:`~fader_studio.core.faces.feather_mask` in three channels, for one OpenCV multiply."""
-    mask = cv2.merge([feather_mask(size)] * 3)
-    mask.setflags(write=False)
-    return mask
-
-
 def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np.ndarray:
     """A copy of the photo with the S×S uint8 ``crop`` (an edit of ``aligned.crop``) pasted over the face.
 
@@ -238,9 +240,8 @@ def paste_back(pixels: np.ndarray, aligned: AlignedFace, crop: np.ndarray) -> np
     out = pixels.copy()
     size = crop.shape[0]
     x0, y0, x1, y1 = face_region(aligned, size, pixels.shape)
-    layers = Layers(pasted=np.ascontiguousarray(crop))
-    weights = region_weights(aligned, size, pixels.shape)
-    out[y0:y1, x0:x1] = composite(pixels[y0:y1, x0:x1], to_crop(aligned, x0, y0), weights, layers)
+    layers = Layers(pasted=np.ascontiguousarray(crop), mask=feather_mask(size))
+    out[y0:y1, x0:x1] = composite(pixels[y0:y1, x0:x1], to_crop(aligned, x0, y0), layers)
     return out
 
 

@@ -41,6 +41,7 @@ from .composite import (
     check_blend,
     composite,
     detail_layers,
+    edit_mask,
     replace_layers,
     start_of,
 )
@@ -50,12 +51,14 @@ from .faces import (
     FaceDetector,
     face_region,
     find_faces,
-    region_weights,
     scaled_face,
     to_crop,
     whole_face,
 )
 from .imageio import Photo
+from .landmarks import FaceLandmarker
+from .masks import FaceShape, paint, region_mask, shape_from_five, shape_from_mesh
+from .regions import DEFAULT_REGION, MaskState, check_region
 
 #: A face's starting values are the classifier's probabilities to this many decimals (a fader's step).
 START_DECIMALS = 2
@@ -89,11 +92,10 @@ class RegionPixels:
 
 @dataclass(frozen=True)
 class _Placement:
-    """A face in one resolution of the photo: its rectangle, the map from it to the crop, the paste mask."""
+    """A face in one resolution of the photo: its rectangle and the map from it to the crop."""
 
     rect: tuple[int, int, int, int]
     to_crop: np.ndarray
-    weights: np.ndarray
 
 
 @dataclass
@@ -111,8 +113,7 @@ class _View:
         if index not in self.placements:
             aligned = self.faces[index]
             rect = face_region(aligned, size, self.pixels.shape)
-            weights = region_weights(aligned, size, self.pixels.shape)
-            self.placements[index] = _Placement(rect, to_crop(aligned, rect[0], rect[1]), weights)
+            self.placements[index] = _Placement(rect, to_crop(aligned, rect[0], rect[1]))
         return self.placements[index]
 
 
@@ -123,9 +124,12 @@ class FaceEdit:
     aligned: AlignedFace
     latent: torch.Tensor  # (1, C, L, L) on the engine's device
     start: dict[str, float]  # the classifier's estimate (or the defaults)
+    shape: FaceShape  # where its parts lie in the crop
+    mask: MaskState
     values: dict[str, float] = field(default_factory=dict)
     decoded: StartDecode | None = None  # the decode at ``start``, on the engine's backend
     layers: tuple[tuple, Layers] | None = None  # the last layers made, with what they were made for
+    mask_version: int = 0  # counts changes of ``mask``, for the layers' key
 
 
 class PhotoEdit:
@@ -134,6 +138,11 @@ class PhotoEdit:
     ``blend`` is how edits go back into the photo (see
     :mod:`fader_studio.core.composite`): ``detail`` (the default) adds the
     change to the photo's own pixels, ``replace`` pastes the decoded face.
+    Each face's edit goes through its mask (:class:`MaskState`), which starts
+    as ``region`` (see :mod:`fader_studio.core.regions`), drawn from the
+    face's mesh points found by ``landmarker`` (from the detector's five
+    points where there are none: ``landmark_problem`` says why, if the model
+    itself cannot run).
     """
 
     def __init__(
@@ -145,8 +154,11 @@ class PhotoEdit:
         match_colour: bool = True,
         whole_image: bool = False,
         blend: str = DEFAULT_BLEND,
+        landmarker: FaceLandmarker | None = None,
+        region: str = DEFAULT_REGION,
     ) -> None:
         """Find, align and encode every face (``whole_image``: take a 178×218 aligned photo as one face)."""
+        check_region(region)
         self.photo = photo
         self.engine = engine
         self.blend = blend
@@ -171,10 +183,14 @@ class PhotoEdit:
             ]
         else:
             starts = [dict(defaults) for _ in aligned]
-        self.faces = [
-            FaceEdit(a, latents[i : i + 1], start, dict(start))
-            for i, (a, start) in enumerate(zip(aligned, starts, strict=True))
-        ]
+        landmarker = landmarker or FaceLandmarker()
+        self.landmark_problem = landmarker.problem
+        size = model.image_size
+        self.faces = []
+        for i, (a, start) in enumerate(zip(aligned, starts, strict=True)):
+            shape = face_shape(a, landmarker.points(photo.pixels, a.face))
+            mask = MaskState(region, region_mask(region, shape, size))
+            self.faces.append(FaceEdit(a, latents[i : i + 1], start, shape, mask, dict(start)))
         self._decoded_on = ""  # the backend the starting decodes came from
         self._decode_starts()
         self._full = _View(photo.pixels, 1.0, (1.0, 1.0), aligned)
@@ -196,6 +212,58 @@ class PhotoEdit:
             raise KeyError(f"the model has no attribute {sorted(unknown)[0]!r}")
         for target in self.faces if face is None else [self.faces[face]]:
             target.values.update({k: float(v) for k, v in values.items()})
+
+    def set_region(self, face: int | None, region: str) -> None:
+        """Limit face ``face``'s edit (every face's for ``None``) to ``region``; painting is undone."""
+        check_region(region)
+        for index in range(len(self.faces)) if face is None else [face]:
+            target = self.faces[index]
+            self.set_mask(index, MaskState(region, region_mask(region, target.shape, self.engine.size)))
+
+    def mask(self, index: int) -> MaskState:
+        """Face ``index``'s mask (a copy: changing it changes nothing)."""
+        state = self.faces[index].mask
+        return MaskState(state.region, state.pixels.copy(), state.painted)
+
+    def set_mask(self, index: int, state: MaskState) -> None:
+        """Give face ``index`` the mask ``state`` (as :meth:`mask` returned it: how an undo puts one back)."""
+        size = self.engine.size
+        if state.pixels.shape != (size, size):
+            raise ValueError(f"a mask of this model is {size}×{size}, not {state.pixels.shape}")
+        face = self.faces[index]
+        face.mask = MaskState(state.region, np.clip(state.pixels, 0, 1).astype(np.float32), state.painted)
+        face.mask_version += 1
+
+    def paint(
+        self,
+        index: int,
+        centre: tuple[float, float],
+        radius: float,
+        hardness: float = 0.5,
+        erase: bool = False,
+    ) -> None:
+        """A brush dab on face ``index``'s mask (``erase``: holding it back); photo pixels."""
+        face = self.faces[index]
+        matrix = face.aligned.matrix
+        x, y = matrix[:, :2] @ np.asarray(centre, np.float64) + matrix[:, 2]
+        scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
+        pixels = face.mask.pixels.copy()
+        paint(pixels, (float(x), float(y)), radius * scale, hardness, erase)
+        face.mask = MaskState(face.mask.region, pixels, True)
+        face.mask_version += 1
+
+    def mask_preview(self, index: int, scale: float = 1.0) -> RegionPixels:
+        """Face ``index``'s mask as a view at ``scale`` shows it: (h, w) uint8, 255 = the full edit."""
+        view = self._view_for(index, scale)
+        place = view.placement(index, self.engine.size)
+        x0, y0, x1, y1 = place.rect
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        weights = cv2.warpAffine(
+            edit_mask(self.faces[index].mask.pixels), place.to_crop, (x1 - x0, y1 - y0), flags=flags
+        )
+        alpha = np.rint(np.clip(weights, 0, 1) * 255).astype(np.uint8)
+        sx, sy = view.scale
+        return RegionPixels(alpha, (x0 / sx, y0 / sy, x1 / sx, y1 / sy), view.level)
 
     def is_edited(self, index: int) -> bool:
         """Whether any fader of face ``index`` differs from the face's starting value."""
@@ -227,7 +295,7 @@ class PhotoEdit:
         x0, y0, x1, y1 = place.rect
         region = view.pixels[y0:y1, x0:x1]
         if self.is_edited(index):
-            pixels = composite(region, place.to_crop, place.weights, self.layers(index))
+            pixels = composite(region, place.to_crop, self.layers(index))
         else:
             pixels = region.copy()
         sx, sy = view.scale
@@ -241,7 +309,7 @@ class PhotoEdit:
                 place = self._full.placement(index, self.engine.size)
                 x0, y0, x1, y1 = place.rect
                 region = out[y0:y1, x0:x1]
-                out[y0:y1, x0:x1] = composite(region, place.to_crop, place.weights, self.layers(index))
+                out[y0:y1, x0:x1] = composite(region, place.to_crop, self.layers(index))
         return out
 
     def layers(self, index: int) -> Layers:
@@ -253,14 +321,15 @@ class PhotoEdit:
         face = self.faces[index]
         if self._decoded_on != self.engine.backend:  # both decodes of a change come from one backend
             self._decode_starts()
-        key = (tuple(face.values.items()), self.blend, self._decoded_on)
+        key = (tuple(face.values.items()), self.blend, self._decoded_on, face.mask_version)
         if face.layers is None or face.layers[0] != key:
             assert face.decoded is not None
             current = self.engine.decode_levels(face.latent, face.values)[0]
+            mask = edit_mask(face.mask.pixels)
             if self.blend == "detail":
-                made = detail_layers(face.decoded, current)
+                made = detail_layers(face.decoded, current, mask)
             else:
-                made = replace_layers(current, face.decoded.correction)
+                made = replace_layers(current, face.decoded.correction, mask)
             face.layers = (key, made)
         return face.layers[1]
 
@@ -302,3 +371,11 @@ class PhotoEdit:
             face.decoded = start_of(decode, face.aligned.crop if self.match_colour else None)
             face.layers = None
         self._decoded_on = self.engine.backend
+
+
+def face_shape(aligned: AlignedFace, mesh: np.ndarray | None) -> FaceShape:
+    """Where the face's parts lie in its crop: from its mesh points (photo pixels) or its five points."""
+    matrix = aligned.matrix
+    if mesh is not None:
+        return shape_from_mesh(mesh @ matrix[:, :2].T + matrix[:, 2])
+    return shape_from_five(aligned.face.landmarks @ matrix[:, :2].T + matrix[:, 2])

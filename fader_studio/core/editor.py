@@ -23,12 +23,14 @@ import numpy as np
 
 from .attributes import AttributeSpec
 from .errors import FaderStudioError, NoFaceError
+from .regions import DEFAULT_REGION, MaskState
 
 if TYPE_CHECKING:
     from .batch import BatchSettings, Progress, Report
     from .edit import PhotoEdit
     from .engine import Engine
     from .imageio import Photo
+    from .landmarks import FaceLandmarker
     from .modelfile import FaderModel
     from .onnx_backend import OnnxNetworks
     from .presets import Preset
@@ -52,6 +54,7 @@ class FaceInfo:
     box: tuple[float, float, float, float]  # detection box (x, y, w, h) in photo pixels
     region: tuple[int, int, int, int]  # the rectangle an edit may change (x0, y0, x1, y1)
     start: dict[str, float]  # the face's own values, from the classifier
+    mask: MaskState  # where on the face an edit applies
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,21 @@ class OpenedPhoto:
     faces: tuple[FaceInfo, ...]
     whole_image: bool = False
     no_face: str | None = None  # why no face was found, when a model looked for one
+    regions_note: str | None = None  # why face regions are drawn from five points only, if they are
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         return self.pixels.shape[1], self.pixels.shape[0]
+
+
+@dataclass(frozen=True)
+class MaskView:
+    """A face's mask for an overlay: ``alpha`` (h, w) uint8 over ``rect`` (x0, y0, x1, y1) of the photo."""
+
+    face: int
+    rect: tuple[float, float, float, float]  # in full-resolution photo pixels
+    alpha: np.ndarray  # at the preview's resolution; 255 where the edit applies fully
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,9 @@ class Editor:
         self.engine: Engine | None = None
         self.photo: Photo | None = None
         self.document: PhotoEdit | None = None  # the open photo's faces, with the model loaded
+        self.region = DEFAULT_REGION  # where on new faces edits apply
         self._whole_image = False
+        self._landmarker: FaceLandmarker | None = None  # made on first use, on the editor's thread
 
     def load_model(
         self, path: str | Path, view_scale: float | None = None
@@ -153,18 +168,32 @@ class Editor:
         assert photo is not None
         if self.engine is None:
             return OpenedPhoto(photo.path, photo.pixels, ())
+        from .landmarks import FaceLandmarker
+
+        if self._landmarker is None:
+            self._landmarker = FaceLandmarker()
         try:
-            document = PhotoEdit(photo, self.engine, whole_image=whole_image, match_colour=self.match_colour)
+            document = PhotoEdit(
+                photo,
+                self.engine,
+                whole_image=whole_image,
+                match_colour=self.match_colour,
+                landmarker=self._landmarker,
+                region=self.region,
+            )
         except NoFaceError as e:
             return OpenedPhoto(photo.path, photo.pixels, (), no_face=str(e))
         faces = tuple(
-            FaceInfo(tuple(f.aligned.face.box), document.region(i), dict(f.start))
+            FaceInfo(tuple(f.aligned.face.box), document.region(i), dict(f.start), document.mask(i))
             for i, f in enumerate(document.faces)
         )
         if view_scale is not None:
             document.warm_up(view_scale)
         self.document = document
-        return OpenedPhoto(photo.path, photo.pixels, faces, whole_image)
+        note = None
+        if document.landmark_problem:
+            note = f"face regions are drawn from five points: {document.landmark_problem}"
+        return OpenedPhoto(photo.path, photo.pixels, faces, whole_image, regions_note=note)
 
     def render(
         self, faces: Sequence[tuple[int, Mapping[str, float]]], view_scale: float = 1.0, blend: str = "detail"
@@ -181,6 +210,41 @@ class Editor:
             else:
                 renders.append(FaceRender(face, tuple(map(float, document.region(face))), None))
         return renders
+
+    def set_region(self, face: int | None, region: str) -> MaskState | None:
+        """Limit face ``face``'s edits to ``region`` (``None``: every face's, and new photos'); its mask."""
+        from .regions import check_region
+
+        if face is None:
+            self.region = check_region(region)
+        document = self._open_document()
+        document.set_region(face, region)
+        return None if face is None else document.mask(face)
+
+    def set_mask(self, face: int, state: MaskState) -> None:
+        """Give face ``face`` the mask ``state`` (an undo's)."""
+        self._open_document().set_mask(face, state)
+
+    def paint(
+        self,
+        face: int,
+        dabs: Sequence[tuple[float, float]],
+        radius: float,
+        hardness: float,
+        erase: bool,
+        view_scale: float = 1.0,
+    ) -> tuple[MaskState, MaskView]:
+        """Brush ``dabs`` (photo pixels) into face ``face``'s mask; the mask, and how a view at ``view_scale``
+        shows it."""
+        document = self._open_document()
+        for centre in dabs:
+            document.paint(face, centre, radius, hardness, erase)
+        return document.mask(face), self.mask_view(face, view_scale)
+
+    def mask_view(self, face: int, view_scale: float = 1.0) -> MaskView:
+        """Face ``face``'s mask as a view at ``view_scale`` overlays it."""
+        preview = self._open_document().mask_preview(face, view_scale)
+        return MaskView(face, preview.rect, preview.pixels)
 
     def apply_look(self, look: Preset, faces: str | int = "all") -> tuple[int, tuple[str, ...]]:
         """Set ``faces`` ("all", "largest" or an index) to ``look``; how many faces are edited, and the

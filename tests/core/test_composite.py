@@ -17,7 +17,7 @@ from fader_studio.core.composite import (
 )
 from fader_studio.core.edit import PhotoEdit
 from fader_studio.core.engine import Engine
-from fader_studio.core.faces import AlignedFace, Face, face_region, region_weights, to_crop
+from fader_studio.core.faces import AlignedFace, Face, face_region, feather_mask, to_crop
 from fader_studio.core.imageio import Photo, load_image
 from fader_studio.core.modelfile import FaderModel
 
@@ -52,18 +52,28 @@ def bump(amplitude: float, size: int = S) -> np.ndarray:
     return np.repeat(shading[..., None], 3, 2).astype(np.float32)
 
 
+#: The mask of an edit limited to nothing but the crop: its feathered edge.
+CROP = feather_mask(S)
+
+
+def region_weights(aligned: AlignedFace, shape: tuple[int, ...], mask: np.ndarray = CROP) -> np.ndarray:
+    """``mask`` (crop space) as it lies over the face's region of a photo of ``shape``."""
+    x0, y0, x1, y1 = face_region(aligned, S, shape)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(mask, to_crop(aligned, x0, y0), (x1 - x0, y1 - y0), flags=flags)
+
+
 def apply(photo: np.ndarray, aligned: AlignedFace, layers) -> tuple[np.ndarray, tuple[int, int, int, int]]:  # noqa: ANN001
     rect = face_region(aligned, S, photo.shape)
     x0, y0, x1, y1 = rect
-    weights = region_weights(aligned, S, photo.shape)
-    return composite(photo[y0:y1, x0:x1], to_crop(aligned, x0, y0), weights, layers), rect
+    return composite(photo[y0:y1, x0:x1], to_crop(aligned, x0, y0), layers), rect
 
 
 def test_no_change_gives_the_photo_bit_for_bit() -> None:
     photo = textured((300, 300, 3))
     aligned = a_face(photo, 50, 60, 0.4)  # a 160-px face
     start = np.full((S, S, 3), 120.0, np.float32)
-    layers = detail_layers(start_of(start, None), start.copy())
+    layers = detail_layers(start_of(start, None), start.copy(), CROP)
     assert not layers.add.any() and not layers.cover.any()
     out, (x0, y0, x1, y1) = apply(photo, aligned, layers)
     assert np.array_equal(out, photo[y0:y1, x0:x1])
@@ -73,10 +83,10 @@ def test_a_known_change_is_added_to_the_photos_own_pixels_through_the_mask() -> 
     photo = textured((300, 300, 3), seed=1)
     aligned = a_face(photo, 50, 60, 0.4)
     start = np.full((S, S, 3), 120.0, np.float32)
-    layers = detail_layers(start_of(start, None), start + 10)
+    layers = detail_layers(start_of(start, None), start + 10, CROP)
     assert not layers.cover.any()  # an even change is no structure
     out, (x0, y0, x1, y1) = apply(photo, aligned, layers)
-    weights = region_weights(aligned, S, photo.shape)
+    weights = region_weights(aligned, photo.shape)
     added = out.astype(int) - photo[y0:y1, x0:x1]
     assert np.abs(added - 10 * weights[..., None]).max() <= 1  # 10 levels through the feathered mask
     assert not added[weights == 0].any()
@@ -91,8 +101,8 @@ def test_replace_mode_pastes_the_decode_where_the_mask_is_full() -> None:
     photo = textured((300, 300, 3), seed=2)
     aligned = a_face(photo, 50, 60, 0.4)
     current = np.full((S, S, 3), 77.0, np.float32)
-    out, (x0, y0, x1, y1) = apply(photo, aligned, replace_layers(current, np.zeros_like(current)))
-    inside = region_weights(aligned, S, photo.shape) > 0.999
+    out, (x0, y0, x1, y1) = apply(photo, aligned, replace_layers(current, np.zeros_like(current), CROP))
+    inside = region_weights(aligned, photo.shape) > 0.999
     assert np.all(out[inside] == 77)
 
 
@@ -136,7 +146,7 @@ def test_where_the_gate_is_open_the_decode_replaces_the_old_structure() -> None:
     (tx0, ty0), (tx1, ty1) = corners
     teeth_photo[ty0:ty1, tx0:tx1] = 220
     ghost_aligned = AlignedFace(aligned.face, teeth.astype(np.uint8), aligned.matrix, False)
-    layers = detail_layers(start_of(start, None), closed)
+    layers = detail_layers(start_of(start, None), closed, CROP)
     out, (x0, y0, _, _) = apply(teeth_photo, ghost_aligned, layers)
     mouth = out[ty0 - y0 + 2 : ty1 - y0 - 2, tx0 - x0 + 2 : tx1 - x0 - 2].astype(int)
     assert np.abs(mouth - 100).max() <= 12  # the teeth are gone, not a ghost 120 levels bright
