@@ -38,14 +38,16 @@ FEATHER = 0.035
 MOUTH_GROW = 0.3
 #: The eye regions reach this share of an eye-and-brow's width beyond them.
 EYE_GROW = 0.2
+#: The skin region leaves out the lips and the eyes and brows, each grown by this share of its width.
+SKIN_HOLE = 0.2
 #: The hair region: the oval pushed out this much (× its radius) sideways, more upwards.
 HAIR_SIDE, HAIR_TOP = 0.3, 0.6
 
 # Without mesh points: the face's parts in eye distances from the eyes' midpoint (x along the eye
 # line, y down), the means of the mesh on 60 CelebA-sample faces.
 FIVE_OVAL = ((0.0, 0.45), (1.13, 1.37))  # centre, half-axes
-FIVE_EYE = ((0.0, -0.15), (0.5, 0.45))  # about each eye, brow included
-FIVE_MOUTH_HALF_HEIGHT = 0.3
+FIVE_EYE = ((0.0, -0.2), (0.4, 0.3))  # about each eye, brow included
+FIVE_MOUTH_HALF_HEIGHT = 0.12
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def region_mask(region: str, shape: FaceShape, size: int) -> np.ndarray:
         eyes = [_grown(eye, EYE_GROW * _width(eye)) for eye in shape.eyes]
         return _soft(_filled(size, *eyes), feather)
     if region == "skin":
-        parts = _filled(size, _grown(shape.mouth, 0.1 * _width(shape.mouth)), *shape.eyes)
+        holes = [_grown(part, SKIN_HOLE * _width(part)) for part in (shape.mouth, *shape.eyes)]
+        parts = _filled(size, *holes)
         return _soft(np.clip(_filled(size, shape.oval) - parts, 0, 1), feather)
     # hair: around the oval, wider above it, down to the nose (lower, beside the jaw, is mostly background)
     centre = shape.oval.mean(0)
