@@ -1,18 +1,20 @@
-"""Edit history: each fader change of a face is one undoable command, in that face's own stack.
+"""Edit history: each fader change or mask change of a face is one undoable command, in that face's own stack.
 
-The commands change the faces' values (:class:`~fader_studio.ui.face_values.FaceValues`),
-which announces what changed; they know nothing of the window.
+The fader commands change the faces' values (:class:`~fader_studio.ui.face_values.FaceValues`),
+which announces what changed; a mask command hands its mask to a function
+(the mask tools send it to the worker). They know nothing of the window.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
 from ..core.attributes import attribute_label
+from ..core.regions import MaskState
 from .face_values import FaceValues
 
 #: Changes of one fader closer together than this are one undo step.
@@ -74,6 +76,38 @@ class SetFaders(QUndoCommand):
         return True
 
 
+class SetMask(QUndoCommand):
+    """Face ``face``'s mask goes from ``old`` to ``new`` (a region chosen, a brush stroke).
+
+    ``apply(face, state)`` puts a mask in place. ``shown``: the face already
+    has ``new`` (the stroke was painted), so the redo that pushing runs does
+    nothing.
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[int, MaskState], None],
+        face: int,
+        old: MaskState,
+        new: MaskState,
+        text: str,
+        *,
+        shown: bool = True,
+    ) -> None:
+        super().__init__(text)
+        self._apply, self.face, self.old, self.new = apply, face, old, new
+        self._pending_redo_shown = shown
+
+    def redo(self) -> None:
+        if self._pending_redo_shown:
+            self._pending_redo_shown = False
+            return
+        self._apply(self.face, self.new)
+
+    def undo(self) -> None:
+        self._apply(self.face, self.old)
+
+
 class FaceHistory(QUndoGroup):
     """One undo stack per face of ``faces``; the selected face's stack is the active one."""
 
@@ -112,6 +146,12 @@ class FaceHistory(QUndoGroup):
         fader the user moved); otherwise (a preset) it is applied now.
         """
         self._stacks[face].push(SetFaders(self._faces, face, old, new, text, shown=shown))
+
+    def record_mask(
+        self, apply: Callable[[int, MaskState], None], face: int, old: MaskState, new: MaskState, text: str
+    ) -> None:
+        """Add a mask change that face ``face`` already shows (see :class:`SetMask`)."""
+        self._stacks[face].push(SetMask(apply, face, old, new, text))
 
     def stack(self, face: int) -> QUndoStack:
         """Face ``face``'s undo stack."""

@@ -45,6 +45,7 @@ from .dialogs import OPEN_PHOTO_FILTER, ExportDialog, SweepDialog, edited_name
 from .face_values import FaceValues
 from .fader_panel import FaderPanel
 from .history import FaceHistory
+from .mask_tools import MaskTools
 from .model_menu import ModelMenu
 from .photo_view import PhotoView
 from .presets import PresetControls
@@ -134,6 +135,9 @@ class MainWindow(QMainWindow):
         self.panel.add_tools(self.presets.box)
         self.presets.applyRequested.connect(self.apply_preset)
         self.presets.failed.connect(self.show_error)
+        tell = lambda text: self.statusBar().showMessage(text, 3000)  # noqa: E731
+        self.mask_tools = MaskTools(self.session, self.view, self.history, self.faces, tell, self)
+        self.panel.add_tools(self.mask_tools.box)
         self._create_actions()
         self._create_status_bar()
 
@@ -242,6 +246,9 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.reset_action, self.next_face_action])
         edit_menu.addSeparator()
         edit_menu.addActions(self.presets.menu_actions())
+        edit_menu.addSeparator()
+        mask_menu = edit_menu.addMenu("&Mask")
+        mask_menu.addActions(self.mask_tools.menu_actions())
         view_menu = bar.addMenu("&View")
         view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action])
         view_menu.addSeparator()
@@ -379,6 +386,7 @@ class MainWindow(QMainWindow):
         self.faces.reset([])
         self.view.set_photo(None)
         self.history.reset(0)
+        self.mask_tools.reset([], 0)
         self.panel.set_faces(0)
         self._update_state()
 
@@ -444,6 +452,7 @@ class MainWindow(QMainWindow):
         self.view.set_faces([f.box for f in photo.faces])
         self.faces.reset([f.start for f in photo.faces])
         self.history.reset(len(photo.faces))
+        self.mask_tools.reset([f.mask for f in photo.faces], max((f.box[2] for f in photo.faces), default=0))
         self.face = 0
         self.panel.set_faces(len(photo.faces))
         if photo.faces:
@@ -455,10 +464,11 @@ class MainWindow(QMainWindow):
         self._update_state()
         count = len(photo.faces)
         if count:
+            note = f" Note: {photo.regions_note}." if photo.regions_note else ""
             self.statusBar().showMessage(
                 f"{photo.path.name}: {photo.size[0]}×{photo.size[1]}, "
-                f"{count} face{'s' * (count != 1)}. Hold \\ to see the original.",
-                8000,
+                f"{count} face{'s' * (count != 1)}. Hold \\ to see the original.{note}",
+                15000 if note else 8000,
             )
 
     @Slot(object, str, bool)
@@ -500,6 +510,7 @@ class MainWindow(QMainWindow):
 
     def _show_face(self) -> None:
         self.view.select_face(self.face)
+        self.mask_tools.select(self.face)
         self.panel.set_faces(len(self.photo.faces), self.face)
         self.panel.show_values(self.faces.values(self.face), self.faces.start(self.face))
         self.history.select(self.face)
@@ -661,6 +672,10 @@ class MainWindow(QMainWindow):
             ("Hold \\", "show the original"),
             ("Ctrl+Y", "split before/after"),
             ("Ctrl+D", "keep the photo's detail, or paste the model's decoded face"),
+            ("B / E, then drag", "paint / erase where the selected face's edit applies (B or E again: pan)"),
+            ("[ / ]", "smaller / larger brush"),
+            ("Shift+[ / Shift+]", "softer / harder brush"),
+            ("M", "show the selected face's mask"),
             ("Ctrl+Tab, or click a face", "select another face"),
             ("Double-click a fader", "reset it"),
             ("Wheel, Ctrl+ / Ctrl−, Ctrl+0, Ctrl+1", "zoom, fit, 100%"),

@@ -6,16 +6,32 @@ region's pixmap may be at a lower resolution than the photo (as much as the
 zoom shows): it is stretched over its rectangle of the photo. Holding
 ``\\`` (or the view's "Before" button) hides the edits; the split view shows
 the original left of a line the user drags. Faces are outlined and numbered;
-clicking one selects it.
+clicking one selects it. With a brush on (:meth:`PhotoView.set_brush`), a
+left-button drag paints instead of panning: the view sends the dabs along the
+stroke, and shows the brush's circle and the selected face's mask (a
+translucent overlay).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QTransform,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
@@ -31,6 +47,8 @@ MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 ZOOM_STEP = 1.25
 BEFORE_KEY = Qt.Key.Key_Backslash
 SELECTED, OTHER = QColor(255, 170, 40), QColor(255, 255, 255, 170)
+#: Dabs along a brush stroke are this share of the brush's radius apart.
+DAB_SPACING = 0.25
 
 
 class FaceOverlay(QGraphicsPixmapItem):
@@ -113,6 +131,12 @@ class PhotoView(QGraphicsView):
 
     faceClicked = Signal(int)  # noqa: N815 (Qt naming)
     zoomChanged = Signal(float)  # noqa: N815
+    #: A brush stroke began (before its first dabs).
+    strokeStarted = Signal()  # noqa: N815
+    #: Dabs of the brush along the stroke: a list of (x, y) photo pixels.
+    brushed = Signal(list)
+    #: The stroke ended (the button was released).
+    strokeFinished = Signal()  # noqa: N815
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,6 +158,20 @@ class PhotoView(QGraphicsView):
         self._split_x: float | None = None
         self._showing_original = False
         self._fit = True
+        self._mask = QGraphicsPixmapItem()
+        self._mask.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._mask.setZValue(1.5)
+        self._mask.setVisible(False)
+        self.scene().addItem(self._mask)
+        self._brush_circle = QGraphicsEllipseItem()
+        pen = QPen(QColor(255, 255, 255), 1.5)
+        pen.setCosmetic(True)
+        self._brush_circle.setPen(pen)
+        self._brush_circle.setZValue(4)
+        self._brush_circle.setVisible(False)
+        self.scene().addItem(self._brush_circle)
+        self._brush: float | None = None  # the brush's radius in photo pixels, when painting
+        self._last_dab: QPointF | None = None  # during a stroke
 
     # photo and faces
 
@@ -155,6 +193,7 @@ class PhotoView(QGraphicsView):
         for item in [*self._outlines, *self._overlays.values()]:
             self.scene().removeItem(item)
         self._overlays = {}
+        self._mask.setVisible(False)
         self._outlines = [FaceOutline(self, i, box) for i, box in enumerate(boxes)]
         for outline in self._outlines:
             self.scene().addItem(outline)
@@ -189,6 +228,79 @@ class PhotoView(QGraphicsView):
         overlay.setPos(x0, y0)
         overlay.setTransform(QTransform.fromScale((x1 - x0) / image.width(), (y1 - y0) / image.height()))
         overlay.setVisible(not self._showing_original)
+
+    def set_mask_overlay(self, rect: Sequence[float] | None, image: QImage | None = None) -> None:
+        """Lay the translucent ``image`` of a face's mask over ``rect`` (x0, y0, x1, y1); ``None`` hides."""
+        if rect is None or image is None or image.isNull():
+            self._mask.setVisible(False)
+            return
+        x0, y0, x1, y1 = rect
+        self._mask.setPixmap(QPixmap.fromImage(image))
+        self._mask.setPos(x0, y0)
+        self._mask.setTransform(QTransform.fromScale((x1 - x0) / image.width(), (y1 - y0) / image.height()))
+        self._mask.setVisible(True)
+
+    def mask_overlay_shown(self) -> bool:
+        """Whether a mask overlay is shown."""
+        return self._mask.isVisible()
+
+    # the brush
+
+    def set_brush(self, radius: float | None) -> None:
+        """Paint with a brush of ``radius`` photo pixels on a left-button drag (``None``: drag pans)."""
+        self._brush = radius
+        painting = radius is not None
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if painting else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if painting else Qt.CursorShape.OpenHandCursor)
+        self._brush_circle.setVisible(painting and self.underMouse())
+        if painting:
+            centre = self._brush_circle.rect().center()
+            self._place_circle(centre)
+
+    def _place_circle(self, centre: QPointF) -> None:
+        radius = self._brush or 0.0
+        self._brush_circle.setRect(QRectF(centre.x() - radius, centre.y() - radius, 2 * radius, 2 * radius))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._brush is None or event.button() != Qt.MouseButton.LeftButton or not self.has_photo():
+            super().mousePressEvent(event)
+            return
+        point = self.mapToScene(event.position().toPoint())
+        self._last_dab = point
+        self.strokeStarted.emit()
+        self.brushed.emit([(point.x(), point.y())])
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._brush is None:
+            super().mouseMoveEvent(event)
+            return
+        point = self.mapToScene(event.position().toPoint())
+        self._place_circle(point)
+        self._brush_circle.setVisible(True)
+        if self._last_dab is None:
+            return
+        step = max(DAB_SPACING * self._brush, 0.5)
+        start = self._last_dab
+        distance = math.hypot(point.x() - start.x(), point.y() - start.y())
+        count = int(distance // step)
+        if count:
+            dabs = [start + (point - start) * (k * step / distance) for k in range(1, count + 1)]
+            self._last_dab = dabs[-1]
+            self.brushed.emit([(p.x(), p.y()) for p in dabs])
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._last_dab is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._last_dab = None
+            self.strokeFinished.emit()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802, ANN001
+        self._brush_circle.setVisible(False)
+        super().leaveEvent(event)
 
     def shown_image(self) -> QImage:
         """What the photo looks like now, at full resolution (the photo with the visible edits).

@@ -34,8 +34,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
-from ..core.editor import Editor, FaceInfo, ModelInfo, OpenedPhoto
+from ..core.editor import Editor, FaceInfo, MaskView, ModelInfo, OpenedPhoto
 from ..core.errors import FaderStudioError, first_line
+from ..core.regions import MaskState
 from ..core.renderer import LatestWinsRenderer, RenderResult
 from ..core.template import CELEBA_HEIGHT, CELEBA_WIDTH
 
@@ -49,6 +50,20 @@ def to_qimage(pixels: np.ndarray) -> QImage:
     return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
+#: The colour of the mask overlay, and how opaque it is where the edit applies fully.
+MASK_COLOUR, MASK_OPACITY = (255, 60, 60), 0.45
+
+
+def mask_qimage(alpha: np.ndarray) -> QImage:
+    """A mask (h, w) uint8 as a translucent overlay: :data:`MASK_COLOUR` where it is 255, clear at 0."""
+    weight = alpha.astype(np.float32) * (MASK_OPACITY / 255)
+    red, green, blue = MASK_COLOUR
+    bgra = np.stack([blue * weight, green * weight, red * weight, 255 * weight], axis=-1)  # premultiplied
+    pixels = np.ascontiguousarray(np.rint(bgra).astype(np.uint8))
+    height, width = alpha.shape
+    return QImage(pixels.data, width, height, 4 * width, QImage.Format.Format_ARGB32_Premultiplied).copy()
+
+
 @dataclass(frozen=True)
 class PhotoInfo:
     """An opened photo: its pixels for the view and its faces (none until a model is loaded)."""
@@ -59,6 +74,19 @@ class PhotoInfo:
     faces: tuple[FaceInfo, ...]
     generation: int  # renders of an older photo or model are dropped
     whole_image: bool = False
+    regions_note: str | None = None  # why face regions are drawn from five points only, if they are
+
+
+@dataclass(frozen=True)
+class MaskUpdate:
+    """A face's mask changed (or was asked for): its state, its overlay, and the face rendered through it."""
+
+    face: int
+    state: MaskState
+    rect: tuple[float, float, float, float]  # of the overlay, in photo pixels
+    overlay: QImage  # the mask as a translucent overlay, at the preview's resolution
+    render: tuple[tuple[float, ...], QImage] | None  # the face's region at its values (null: the original)
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,8 @@ class EditorSession(QObject):
     batchProgress = Signal(object)  # noqa: N815
     #: A batch export ended (finished or cancelled): its :class:`fader_studio.core.batch.Report`.
     batchDone = Signal(object)  # noqa: N815
+    #: A face's mask changed or its overlay was asked for: a :class:`MaskUpdate`.
+    maskChanged = Signal(object)  # noqa: N815
     #: Something failed: (what was being done, one-line message).
     failed = Signal(str, str)
     _done = Signal(object, object)  # (future, callback) back on the UI thread
@@ -185,6 +215,30 @@ class EditorSession(QObject):
         self._unrendered[face] = tuple(values.items())
         request = Preview(self.generation, tuple(self._unrendered.items()), self._view_scale, self.blend)
         return self._renderer.submit(request)
+
+    def set_region(self, face: int, region: str, values: Mapping[str, float]) -> None:
+        """Limit face ``face``'s edit to ``region``, and render it at ``values`` (:attr:`maskChanged`)."""
+        self._mask_call(face, values, lambda: self._editor.set_region(face, region))
+
+    def set_mask(self, face: int, state: MaskState, values: Mapping[str, float]) -> None:
+        """Give face ``face`` the mask ``state`` (an undo's) and render it at ``values``."""
+        self._mask_call(face, values, lambda: self._editor.set_mask(face, state))
+
+    def paint(
+        self,
+        face: int,
+        dabs: list[tuple[float, float]],
+        brush: tuple[float, float, bool],
+        values: Mapping[str, float],
+    ) -> None:
+        """Brush ``dabs`` (photo pixels) into face ``face``'s mask, ``brush`` (radius in photo pixels,
+        hardness, erase), and render it at ``values``."""
+        radius, hardness, erase = brush
+        self._mask_call(face, values, lambda: self._editor.paint(face, dabs, radius, hardness, erase))
+
+    def show_mask(self, face: int) -> None:
+        """Send face ``face``'s mask overlay (:attr:`maskChanged`, without a render)."""
+        self._mask_call(face, None, lambda: None)
 
     def export(self, path: str | Path, values: list[dict[str, float]], quality: int) -> None:
         """Write the photo with every face at ``values`` (one dict per face) to ``path``."""
@@ -275,7 +329,8 @@ class EditorSession(QObject):
         self, message: str, doing: str, function: Callable[..., Any], then: Callable[[Any], None], *args: Any
     ) -> None:
         self._calls += 1
-        self.busy.emit(message)
+        if message:  # quick calls (a brush dab) leave the status bar alone
+            self.busy.emit(message)
         future = self._renderer.call(function, *args)
         future.add_done_callback(lambda f: self._done.emit(f, (then, doing)))
 
@@ -331,6 +386,19 @@ class EditorSession(QObject):
         else:
             self.photoLoaded.emit(photo)
 
+    def _mask_call(self, face: int, values: Mapping[str, float] | None, change: Callable[[], object]) -> None:
+        if not self._closed:
+            self._call(
+                "", "Changing the mask", self._masked, self._mask_done, face, values, change, self.generation
+            )
+
+    def _mask_done(self, update: MaskUpdate | None) -> None:
+        if update is None or update.generation != self.generation:
+            return  # a photo or model that is no longer shown
+        self.maskChanged.emit(update)
+        if update.render is not None:
+            self.rendered.emit(update.face, *update.render)
+
     def _saved(self, path: Path) -> None:
         self.saved.emit(str(path))
         notes, self._notes = self._notes, []
@@ -360,7 +428,9 @@ class EditorSession(QObject):
         if pixels is not opened.pixels:  # a photo read again
             self._photo_image = (opened.pixels, image := to_qimage(opened.pixels))
         self._document_generation = generation
-        info = PhotoInfo(opened.path, image, opened.size, opened.faces, generation, opened.whole_image)
+        info = PhotoInfo(
+            opened.path, image, opened.size, opened.faces, generation, opened.whole_image, opened.regions_note
+        )
         return info, opened.no_face
 
     def _render(self, request: Preview) -> list[tuple[int, tuple[float, ...], QImage]]:
@@ -368,6 +438,20 @@ class EditorSession(QObject):
             return []
         renders = self._editor.render(request.faces, request.view_scale, request.blend)
         return [(r.face, r.rect, QImage() if r.pixels is None else to_qimage(r.pixels)) for r in renders]
+
+    def _masked(
+        self, face: int, values: Mapping[str, float] | None, change: Callable[[], object], generation: int
+    ) -> MaskUpdate | None:
+        if self._editor.document is None or generation != self._document_generation:
+            return None
+        change()
+        view: MaskView = self._editor.mask_view(face, self._view_scale)
+        state = self._editor.document.mask(face)
+        render = None
+        if values is not None:
+            (made,) = self._editor.render([(face, dict(values))], self._view_scale, self.blend)
+            render = (made.rect, QImage() if made.pixels is None else to_qimage(made.pixels))
+        return MaskUpdate(face, state, view.rect, mask_qimage(view.alpha), render, generation)
 
     def _export_onnx(self, engine: Any) -> None:  # its own thread: the worker keeps rendering with torch
         try:
