@@ -41,6 +41,7 @@ from ..core.batch import DEFAULT_PATTERN, BatchSettings, Progress, Report, check
 from ..core.errors import FaderStudioError
 from ..core.imageio import JPEG_QUALITY
 from ..core.presets import Preset, list_presets
+from ..core.regions import DEFAULT_REGION, REGIONS
 from .dialogs import OPEN_PHOTO_FILTER
 from .presets import CurrentFace
 from .session import EditorSession
@@ -126,6 +127,14 @@ class BatchDialog(QDialog):
         self.faces.addItem("The largest face of each photo", "largest")
         self.faces.setCurrentIndex(max(0, self.faces.findData(settings.value("batch/faces", "all"))))
         form.addRow("Faces:", self.faces)
+        self.region = QComboBox()
+        for key, label in REGIONS.items():
+            self.region.addItem(label, key)
+        self.region.setCurrentIndex(
+            max(0, self.region.findData(settings.value("batch/region", DEFAULT_REGION)))
+        )
+        self.region.setToolTip("Where on each face the look applies (found on each face by itself)")
+        form.addRow("Region:", self.region)
 
         self.out_dir = QLineEdit(settings.value("batch/out_dir", str(self._start_folder / "edited")))
         browse = QPushButton("Browse…")
@@ -194,7 +203,8 @@ class BatchDialog(QDialog):
         session.batchDone.connect(self._finished)
         session.failed.connect(self._failed)
         self._form = [self.photos, add_photos, add_folder, remove, self.recursive, self.look, self.relative,
-                      self.faces, self.out_dir, browse, self.pattern, self.format, self.quality]  # fmt: skip
+                      self.faces, self.region, self.out_dir, browse, self.pattern, self.format,
+                      self.quality]  # fmt: skip
         self._fill_looks()
         self.resize(640, 560)
 
@@ -251,6 +261,7 @@ class BatchDialog(QDialog):
             self.quality.value(),
             self.faces.currentData(),
             self.session.blend,
+            region=self.region.currentData(),
         )
 
     # running
@@ -393,6 +404,7 @@ class BatchDialog(QDialog):
         self.settings.setValue("batch/pattern", settings.pattern)
         self.settings.setValue("batch/format", settings.suffix)
         self.settings.setValue("batch/faces", settings.faces)
+        self.settings.setValue("batch/region", settings.region)
         self.settings.setValue("batch/recursive", self.recursive.isChecked())
         self.settings.setValue("batch/relative", self.relative.isChecked())
         self.settings.setValue("export/quality", settings.quality)

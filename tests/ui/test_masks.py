@@ -130,3 +130,27 @@ def test_without_the_landmark_model_the_regions_fall_back_with_a_note(
     drag(window, "Smiling", 1.5)
     settle(qtbot, window)
     assert not np.array_equal(shown(window), before)  # still edits, through the five-point mouth
+
+
+def test_export_batch_applies_the_look_to_the_chosen_region_as_the_export_does(
+    qtbot, make_window, synth_model: Path, portrait: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    window = opened(qtbot, make_window(), portrait, synth_model)
+    choose_region(qtbot, window, "mouth")
+    drag(window, "Smiling", 1.5)
+    settle(qtbot, window)
+    with qtbot.waitSignal(window.session.saved, timeout=60_000):
+        window.export_to(tmp_path / "single.png")
+    dialog = window.show_batch_dialog()
+    dialog.add_inputs([portrait])
+    dialog.out_dir.setText(str(tmp_path / "out"))
+    dialog.relative.setChecked(False)
+    dialog.region.setCurrentIndex(dialog.region.findData("mouth"))
+    with qtbot.waitSignal(window.session.batchDone, timeout=120_000):
+        assert dialog.start()
+    batch = np.asarray(Image.open(tmp_path / "out" / "portrait-edited.png"))
+    assert np.array_equal(batch, np.asarray(Image.open(tmp_path / "single.png")))
+    assert window.settings.value("batch/region") == "mouth"
+    dialog.reject()
