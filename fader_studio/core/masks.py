@@ -35,7 +35,7 @@ LEFT_EYE = (
 #: Feathering: a Gaussian of this share of the face's width (the oval's, or 2.25 eye distances).
 FEATHER = 0.035
 #: The mouth region reaches this share of the mouth's width beyond the lips (cheek folds, corners).
-MOUTH_GROW = 0.3
+MOUTH_GROW = 0.5
 #: The eye regions reach this share of an eye-and-brow's width beyond them.
 EYE_GROW = 0.2
 #: The skin region leaves out the lips and the eyes and brows, each grown by this share of its width.
