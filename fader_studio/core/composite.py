@@ -176,10 +176,10 @@ def detail_layers(start: StartDecode, current: np.ndarray, mask: np.ndarray) -> 
     cover[cover < MIN_COVER] = 0
     # photo + Δ where the gate is shut; photo → current + correction where it is open
     add = cv2.multiply(delta, cv2.merge([mask, mask, mask]))
-    ys, xs = np.nonzero(cover)
+    x, y, width, height = cv2.boundingRect((cover > 0).view(np.uint8))  # where the gate is open
     box = None
-    if len(xs):
-        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    if width:
+        box = (x, y, x + width, y + height)
         x0, y0, x1, y1 = box
         add[y0:y1, x0:x1] += cover[y0:y1, x0:x1, None] * start.matched[y0:y1, x0:x1]
     return Layers(add=add, cover=cover, cover_box=box)

@@ -114,8 +114,10 @@ def to_levels_array(images: np.ndarray) -> np.ndarray:
     pool, whose spinning threads then fight ONNX Runtime's for the cores
     (measured: decode p95 from 7 ms to 54 ms on 2 cores).
     """
-    levels = np.clip((images + np.float32(1)) * np.float32(127.5), 0, 255)
-    return np.ascontiguousarray(levels.transpose(0, 2, 3, 1), dtype=np.float32)
+    levels = np.ascontiguousarray(images.transpose(0, 2, 3, 1), dtype=np.float32)  # the one copy
+    levels += np.float32(1)
+    levels *= np.float32(127.5)
+    return np.clip(levels, 0, 255, out=levels)
 
 
 def to_uint8_array(images: np.ndarray) -> np.ndarray:
