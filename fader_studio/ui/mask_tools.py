@@ -23,7 +23,7 @@ from .actions import make_action
 from .face_values import FaceValues
 from .history import FaceHistory
 from .photo_view import PhotoView
-from .session import EditorSession, MaskUpdate
+from .session import MASK_CHANGE, EditorSession, MaskUpdate
 
 #: A new photo's brush: this share of the largest face's width, in photo pixels.
 BRUSH_SHARE = 0.12
@@ -111,6 +111,7 @@ class MaskTools(QObject):
         layout.addLayout(row)
 
         session.maskChanged.connect(self._mask_changed)
+        session.failed.connect(self._failed)
         view.strokeStarted.connect(self._stroke_started)
         view.brushed.connect(self._brushed)
         view.strokeFinished.connect(self._stroke_finished)
@@ -138,7 +139,7 @@ class MaskTools(QObject):
     def reset(self, masks: list[MaskState], largest_width: float) -> None:
         """A photo opened: its faces' masks; the brush is sized for its largest face."""
         self.masks = list(masks)
-        self._stroke, self._record, self._pending = None, None, []
+        self._stroke, self._record, self._pending, self._in_flight = None, None, [], 0
         self.radius = max(MIN_BRUSH, BRUSH_SHARE * largest_width)
         self._face = 0
         self.update_state()
@@ -250,6 +251,11 @@ class MaskTools(QObject):
         dabs, self._pending = self._pending, []
         self._in_flight += 1
         self._session.paint(face, dabs, self.brush(), self._faces.values(face))
+
+    @Slot(str, str)
+    def _failed(self, doing: str, message: str) -> None:
+        if doing == MASK_CHANGE:  # nothing more will come back for what was sent
+            self._in_flight, self._pending, self._record = 0, [], None
 
     @Slot(object)
     def _mask_changed(self, update: MaskUpdate) -> None:

@@ -50,6 +50,8 @@ def to_qimage(pixels: np.ndarray) -> QImage:
     return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
+#: What :attr:`EditorSession.failed` says was being done when a mask change failed.
+MASK_CHANGE = "Changing the mask"
 #: The colour of the mask overlay, and how opaque it is where the edit applies fully.
 MASK_COLOUR, MASK_OPACITY = (255, 60, 60), 0.45
 
@@ -388,9 +390,7 @@ class EditorSession(QObject):
 
     def _mask_call(self, face: int, values: Mapping[str, float] | None, change: Callable[[], object]) -> None:
         if not self._closed:
-            self._call(
-                "", "Changing the mask", self._masked, self._mask_done, face, values, change, self.generation
-            )
+            self._call("", MASK_CHANGE, self._masked, self._mask_done, face, values, change, self.generation)
 
     def _mask_done(self, update: MaskUpdate | None) -> None:
         if update is None or update.generation != self.generation:
