@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from ..core.regions import REGIONS, MaskState
@@ -71,11 +71,14 @@ class MaskTools(QObject):
             parent, "S&maller Brush", lambda: self.resize_brush(1 / BRUSH_STEP), "["
         )
         self.larger_action = make_action(parent, "&Larger Brush", lambda: self.resize_brush(BRUSH_STEP), "]")
+        # Shift+[ types "{" on many layouts, which Qt then sees with or without the Shift: all are bound
+        softer_keys = [QKeySequence(k) for k in ("Shift+[", "{", "Shift+{")]
+        harder_keys = [QKeySequence(k) for k in ("Shift+]", "}", "Shift+}")]
         self.softer_action = make_action(
-            parent, "So&fter Brush", lambda: self._soften(SOFTNESS_STEP), "Shift+["
+            parent, "So&fter Brush", lambda: self._soften(SOFTNESS_STEP), softer_keys
         )
         self.harder_action = make_action(
-            parent, "&Harder Brush", lambda: self._soften(-SOFTNESS_STEP), "Shift+]"
+            parent, "&Harder Brush", lambda: self._soften(-SOFTNESS_STEP), harder_keys
         )
         self.show_action = self._checkable("Show &Mask", "M", "Show where the selected face's edit applies")
         self.show_action.toggled.connect(lambda _: self._update_overlay())

@@ -85,6 +85,11 @@ def test_the_brush_paints_and_erases_where_it_goes_and_each_stroke_is_one_undo(
     assert tools.radius == pytest.approx(radius * 1.25)
     QTest.keyClick(window, Qt.Key.Key_BracketLeft)
     assert tools.radius == pytest.approx(radius)
+    softness = tools.softness.value()
+    QTest.keyClick(window, Qt.Key.Key_BraceRight, Qt.KeyboardModifier.ShiftModifier)  # Shift+] types "}"
+    assert tools.softness.value() == softness - 10
+    QTest.keyClick(window, Qt.Key.Key_BraceLeft, Qt.KeyboardModifier.ShiftModifier)
+    assert tools.softness.value() == softness
     stroke(qtbot, window, eye_line)
     painted = shown(window)
     assert tools.masks[0].painted and tools.painted.isVisible()
