@@ -27,7 +27,7 @@ from PIL import Image
 
 from bench.render import percentile
 from fader_studio.core.edit import face_shape
-from fader_studio.core.faces import FaceDetector, align_face
+from fader_studio.core.faces import FaceDetector, align_face, map_points
 from fader_studio.core.landmarks import FaceLandmarker
 from fader_studio.core.masks import region_mask
 from fader_studio.core.modelfile import load_model
@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> dict:
         mesh = landmarker.points(pixels, face)
         times.append((time.perf_counter() - start) * 1000)
         faces += 1
-        five = face.landmarks @ aligned.matrix[:, :2].T + aligned.matrix[:, 2]
+        five = map_points(aligned.matrix, face.landmarks)
         if mesh is None:
             no_mesh += 1
         for kind, points in (("mesh", mesh), ("five_points", None)):

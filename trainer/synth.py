@@ -29,6 +29,7 @@ import numpy as np
 
 from fader_studio.core.attributes import CELEBA_ATTRIBUTES
 from fader_studio.core.errors import FaderStudioError
+from fader_studio.core.faces import map_points
 from fader_studio.core.template import CELEBA_MEAN_LANDMARKS
 from trainer.celeba import (
     ATTRIBUTE_FILE,
@@ -168,7 +169,7 @@ def draw_face(labels: dict[str, bool], rng: np.random.Generator) -> tuple[np.nda
     img = cv2.warpAffine(
         img, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    landmarks = np.array(CELEBA_MEAN_LANDMARKS) @ matrix[:, :2].T + matrix[:, 2]
+    landmarks = map_points(matrix, CELEBA_MEAN_LANDMARKS)
 
     # light from a random side, and sensor noise
     direction /= np.linalg.norm(direction) + 1e-9

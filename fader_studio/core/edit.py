@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -51,6 +51,7 @@ from .faces import (
     FaceDetector,
     face_region,
     find_faces,
+    map_points,
     scaled_face,
     to_crop,
     whole_face,
@@ -213,12 +214,10 @@ class PhotoEdit:
         for target in self.faces if face is None else [self.faces[face]]:
             target.values.update({k: float(v) for k, v in values.items()})
 
-    def set_region(self, face: int | None, region: str) -> None:
-        """Limit face ``face``'s edit (every face's for ``None``) to ``region``; painting is undone."""
-        check_region(region)
-        for index in range(len(self.faces)) if face is None else [face]:
-            target = self.faces[index]
-            self.set_mask(index, MaskState(region, region_mask(region, target.shape, self.engine.size)))
+    def set_region(self, index: int, region: str) -> None:
+        """Limit face ``index``'s edit to ``region``; its painting is undone."""
+        pixels = region_mask(region, self.faces[index].shape, self.engine.size)
+        self.set_mask(index, MaskState(region, pixels))
 
     def mask(self, index: int) -> MaskState:
         """Face ``index``'s mask (a copy: changing it changes nothing)."""
@@ -245,11 +244,11 @@ class PhotoEdit:
         """A brush dab on face ``index``'s mask (``erase``: holding it back); photo pixels."""
         face = self.faces[index]
         matrix = face.aligned.matrix
-        x, y = matrix[:, :2] @ np.asarray(centre, np.float64) + matrix[:, 2]
+        x, y = map_points(matrix, centre)
         scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
-        pixels = face.mask.pixels.copy()
-        paint(pixels, (float(x), float(y)), radius * scale, hardness, erase)
-        face.mask = MaskState(face.mask.region, pixels, True)
+        paint(face.mask.pixels, (float(x), float(y)), radius * scale, hardness, erase)  # its own array
+        if not face.mask.painted:
+            face.mask = replace(face.mask, painted=True)
         face.mask_version += 1
 
     def mask_preview(self, index: int, scale: float = 1.0) -> RegionPixels:
@@ -377,5 +376,5 @@ def face_shape(aligned: AlignedFace, mesh: np.ndarray | None) -> FaceShape:
     """Where the face's parts lie in its crop: from its mesh points (photo pixels) or its five points."""
     matrix = aligned.matrix
     if mesh is not None:
-        return shape_from_mesh(mesh @ matrix[:, :2].T + matrix[:, 2])
-    return shape_from_five(aligned.face.landmarks @ matrix[:, :2].T + matrix[:, 2])
+        return shape_from_mesh(map_points(matrix, mesh))
+    return shape_from_five(map_points(matrix, aligned.face.landmarks))

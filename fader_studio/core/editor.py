@@ -109,7 +109,7 @@ class Editor:
         self.engine: Engine | None = None
         self.photo: Photo | None = None
         self.document: PhotoEdit | None = None  # the open photo's faces, with the model loaded
-        self.region = DEFAULT_REGION  # where on new faces edits apply
+        self.region = DEFAULT_REGION  # where on the faces of photos opened from now on edits apply
         self._whole_image = False
         self._landmarker: FaceLandmarker | None = None  # made on first use, on the editor's thread
 
@@ -211,35 +211,25 @@ class Editor:
                 renders.append(FaceRender(face, tuple(map(float, document.region(face))), None))
         return renders
 
-    def set_region(self, face: int | None, region: str) -> MaskState | None:
-        """Limit face ``face``'s edits to ``region`` (``None``: every face's, and new photos'); its mask."""
-        from .regions import check_region
-
-        if face is None:
-            self.region = check_region(region)
-        document = self._open_document()
-        document.set_region(face, region)
-        return None if face is None else document.mask(face)
+    def set_region(self, face: int, region: str) -> None:
+        """Limit face ``face``'s edits to ``region`` (its painting is undone)."""
+        self._open_document().set_region(face, region)
 
     def set_mask(self, face: int, state: MaskState) -> None:
         """Give face ``face`` the mask ``state`` (an undo's)."""
         self._open_document().set_mask(face, state)
 
     def paint(
-        self,
-        face: int,
-        dabs: Sequence[tuple[float, float]],
-        radius: float,
-        hardness: float,
-        erase: bool,
-        view_scale: float = 1.0,
-    ) -> tuple[MaskState, MaskView]:
-        """Brush ``dabs`` (photo pixels) into face ``face``'s mask; the mask, and how a view at ``view_scale``
-        shows it."""
+        self, face: int, dabs: Sequence[tuple[float, float]], radius: float, hardness: float, erase: bool
+    ) -> None:
+        """Brush ``dabs`` (photo pixels) into face ``face``'s mask (``radius`` in photo pixels)."""
         document = self._open_document()
         for centre in dabs:
             document.paint(face, centre, radius, hardness, erase)
-        return document.mask(face), self.mask_view(face, view_scale)
+
+    def mask(self, face: int) -> MaskState:
+        """Face ``face``'s mask (a copy)."""
+        return self._open_document().mask(face)
 
     def mask_view(self, face: int, view_scale: float = 1.0) -> MaskView:
         """Face ``face``'s mask as a view at ``view_scale`` overlays it."""

@@ -139,7 +139,7 @@ class FaceDetector:
         middle = UPRIGHT_VIEW / 2
         row = min(rows, key=lambda r: abs(r[0] + r[2] / 2 - middle) + abs(r[1] + r[3] / 2 - middle))
         back = cv2.invertAffineTransform(matrix)
-        landmarks = row[4:14].reshape(5, 2).astype(np.float64) @ back[:, :2].T + back[:, 2]
+        landmarks = map_points(back, row[4:14].reshape(5, 2))
         return Face(face.box, landmarks, face.score)
 
 
@@ -173,6 +173,11 @@ def _symmetry_roll(pixels: np.ndarray, landmarks: np.ndarray) -> float:
             best, best_roll = score, float(roll)
     # a face turned sideways is asymmetric at every tilt: trust only a clear optimum
     return best_roll if best < SYMMETRY_GAIN * upright else 0.0
+
+
+def map_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``points`` (k, 2) (or one point, (2,)) moved by the (2, 3) affine ``matrix``."""
+    return np.asarray(points, np.float64) @ matrix[:, :2].T + matrix[:, 2]
 
 
 def similarity_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:

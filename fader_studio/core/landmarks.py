@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .faces import Face, eye_roll, turn_matrix
+from .faces import Face, eye_roll, map_points, turn_matrix
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class FaceLandmarker:
             return None
         points = landmarks.reshape(POINTS, 3)[:, :2].astype(np.float64) - 0.5  # pixel centres at integers
         back = cv2.invertAffineTransform(matrix)
-        return points @ back[:, :2].T + back[:, 2]
+        return map_points(back, points)
 
 
 def view_matrix(face: Face) -> np.ndarray:

@@ -34,7 +34,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
-from ..core.editor import Editor, FaceInfo, MaskView, ModelInfo, OpenedPhoto
+from ..core.editor import Editor, FaceInfo, ModelInfo, OpenedPhoto
 from ..core.errors import FaderStudioError, first_line
 from ..core.regions import MaskState
 from ..core.renderer import LatestWinsRenderer, RenderResult
@@ -445,8 +445,8 @@ class EditorSession(QObject):
         if self._editor.document is None or generation != self._document_generation:
             return None
         change()
-        view: MaskView = self._editor.mask_view(face, self._view_scale)
-        state = self._editor.document.mask(face)
+        view = self._editor.mask_view(face, self._view_scale)
+        state = self._editor.mask(face)
         render = None
         if values is not None:
             (made,) = self._editor.render([(face, dict(values))], self._view_scale, self.blend)
